@@ -1,0 +1,33 @@
+"""The one error hierarchy of the application.
+
+Every message says what failed and what the user can do about it; the GUI shows it in a
+dialog and the CLI prints it as one line, so no user mistake ever ends in a traceback.
+"""
+
+
+class AppError(Exception):
+    """Base of every error a user can cause or fix."""
+
+
+class VideoError(AppError):
+    """A video file cannot be opened or decoded."""
+
+
+class CheckpointError(AppError):
+    """A model file is missing, malformed or does not fit the project."""
+
+
+class StoreError(AppError):
+    """The label store cannot be read or written."""
+
+
+class ImportFormatError(AppError):
+    """An interchange file cannot be imported."""
+
+
+class InferenceError(AppError):
+    """Running the model failed."""
+
+
+class Cancelled(AppError):
+    """A long task stopped because the user asked it to."""
