@@ -1,0 +1,78 @@
+"""Where the label store and its companion files live on disk.
+
+The database URL decides everything else: model checkpoints and the feature cache sit
+beside the database they belong to, so copying a project folder keeps it whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "c3d-labeller"
+DB_ENV_VAR = "C3D_LABELLER_DB"
+DB_FILENAME = "labels.sqlite3"
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder, created so callers can write into it straight away."""
+    path = Path(platformdirs.user_data_dir(APP_NAME))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_db_url() -> str:
+    """A SQLite file in the user data folder, so a first start needs no configuration."""
+    return f"sqlite:///{(user_data_dir() / DB_FILENAME).as_posix()}"
+
+
+def resolve_db_url(cli_value: str | None) -> str:
+    """The command line wins over the environment, which wins over the default."""
+    if cli_value:
+        return _as_url(cli_value)
+    env_value = os.environ.get(DB_ENV_VAR, "").strip()
+    if env_value:
+        return _as_url(env_value)
+    return default_db_url()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file behind a file-based SQLite URL; None for memory or server databases."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def files_dir_for(url: str) -> Path:
+    """Checkpoints and caches go beside a SQLite file (``<stem>_files/``), else in user data."""
+    db_file = sqlite_file(url)
+    if db_file is not None:
+        path = db_file.absolute().parent / f"{db_file.stem}_files"
+    else:
+        path = user_data_dir() / "files"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _as_url(value: str) -> str:
+    """Accept a bare file path as well as a URL, since users type paths far more often."""
+    value = value.strip()
+    if "://" in value:
+        return value
+    path = Path(value).expanduser().absolute()
+    log.debug("Treating %s as a SQLite file path", path)
+    return f"sqlite:///{path.as_posix()}"

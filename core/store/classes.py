@@ -1,0 +1,192 @@
+"""Label classes: names, colours and keyboard shortcuts, with background always first.
+
+Names are unique regardless of case and surrounding spaces, because "Walk" and "walk " on
+two timeline rows would be a mistake a user cannot see.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import re
+from typing import Final
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from core.errors import StoreError
+from core.store.orm import LabelClassRow, SegmentRow
+from core.store.painting import normalize_video
+from core.store.records import BACKGROUND, LabelClass
+from core.store.unit import KEEP, Keep, Repository
+
+log = logging.getLogger(__name__)
+
+BACKGROUND_COLOR = "#808080"
+PALETTE: Final = (
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#42d4f4",
+    "#f032e6",
+    "#bfef45",
+    "#fabed4",
+    "#469990",
+    "#dcbeff",
+    "#9a6324",
+    "#800000",
+    "#aaffc3",
+    "#808000",
+    "#000075",
+)
+"""Distinct colours (Sasha Trubetskoy's list) handed out in order to new classes."""
+
+_COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: case and surrounding/inner runs of spaces ignored."""
+    return " ".join(name.split()).casefold()
+
+
+def to_record(row: LabelClassRow) -> LabelClass:
+    return LabelClass(id=row.id, name=row.name, color=row.color, shortcut=row.shortcut, position=row.position)
+
+
+class ClassRepository(Repository):
+    def list(self) -> builtins.list[LabelClass]:
+        with self._read("list the label classes") as session:
+            rows = session.scalars(select(LabelClassRow).order_by(LabelClassRow.position, LabelClassRow.id))
+            records = [to_record(r) for r in rows]
+        records.sort(key=lambda c: c.name != BACKGROUND)  # stable: background first, rest by position
+        return records
+
+    def get(self, class_id: int) -> LabelClass:
+        with self._read("read a label class") as session:
+            return to_record(_row(session, class_id))
+
+    def by_name(self, name: str) -> LabelClass | None:
+        with self._read("look up a label class") as session:
+            row = session.scalar(select(LabelClassRow).where(LabelClassRow.name_key == name_key(name)))
+            return None if row is None else to_record(row)
+
+    def add(self, name: str, color: str | None = None, shortcut: str | None = None) -> LabelClass:
+        clean = _clean_name(name)
+        with self._write(f"add the label class '{clean}'") as session:
+            _check_name_free(session, clean, None)
+            used = set(session.scalars(select(LabelClassRow.color)))
+            chosen = _clean_color(color) if color is not None else _next_color(used)
+            key = _clean_shortcut(shortcut)
+            _check_shortcut_free(session, key, None)
+            position = (session.scalar(select(func.max(LabelClassRow.position))) or 0) + 1
+            row = LabelClassRow(
+                name=clean, name_key=name_key(clean), color=chosen, shortcut=key, position=position
+            )
+            session.add(row)
+            session.flush()
+            log.info("Added label class %r (id %d)", clean, row.id)
+            return to_record(row)
+
+    def rename(self, class_id: int, name: str) -> LabelClass:
+        clean = _clean_name(name)
+        with self._write(f"rename a label class to '{clean}'") as session:
+            row = _row(session, class_id)
+            if row.name == BACKGROUND:
+                raise StoreError("The background class cannot be renamed.")
+            _check_name_free(session, clean, class_id)
+            row.name, row.name_key = clean, name_key(clean)
+            return to_record(row)
+
+    def update(
+        self, class_id: int, color: str | Keep = KEEP, shortcut: str | Keep | None = KEEP
+    ) -> LabelClass:
+        """Change colour and/or shortcut; ``shortcut=None`` removes the shortcut."""
+        with self._write("change a label class") as session:
+            row = _row(session, class_id)
+            if not isinstance(color, Keep):
+                row.color = _clean_color(color)
+            if not isinstance(shortcut, Keep):
+                key = _clean_shortcut(shortcut)
+                _check_shortcut_free(session, key, class_id)
+                row.shortcut = key
+            return to_record(row)
+
+    def remove(self, class_id: int, reassign_to: int | None = None) -> None:
+        """Delete a class; its segments go with it, or move to ``reassign_to``."""
+        with self._write("delete a label class") as session:
+            row = _row(session, class_id)
+            if row.name == BACKGROUND:
+                raise StoreError("The background class cannot be deleted.")
+            if reassign_to is None:
+                session.execute(delete(SegmentRow).where(SegmentRow.class_id == class_id))
+            else:
+                if reassign_to == class_id:
+                    raise StoreError("Choose a different class to move the segments to.")
+                _row(session, reassign_to)
+                videos = set(
+                    session.scalars(select(SegmentRow.video_id).where(SegmentRow.class_id == class_id))
+                )
+                session.execute(
+                    update(SegmentRow).where(SegmentRow.class_id == class_id).values(class_id=reassign_to)
+                )
+                for video_id in videos:
+                    normalize_video(session, video_id)  # newly equal neighbours become one segment
+            session.delete(row)
+            log.info("Deleted label class %r (segments moved to %s)", row.name, reassign_to)
+
+
+def _row(session: Session, class_id: int) -> LabelClassRow:
+    row = session.get(LabelClassRow, class_id)
+    if row is None:
+        raise StoreError(f"There is no label class with id {class_id}; it may have been deleted.")
+    return row
+
+
+def _clean_name(name: str) -> str:
+    clean = " ".join(name.split())
+    if not clean:
+        raise StoreError("A label class needs a name.")
+    if len(clean) > 100:
+        raise StoreError("A label class name can be at most 100 characters long.")
+    return clean
+
+
+def _check_name_free(session: Session, name: str, own_id: int | None) -> None:
+    other = session.scalar(select(LabelClassRow).where(LabelClassRow.name_key == name_key(name)))
+    if other is not None and other.id != own_id:
+        raise StoreError(f"A label class named '{other.name}' already exists; choose another name.")
+
+
+def _clean_color(color: str) -> str:
+    clean = color.strip().lower()
+    if not _COLOR_RE.match(clean):
+        raise StoreError(f"'{color}' is not a colour; use the form #rrggbb, for example #e6194b.")
+    return clean
+
+
+def _next_color(used: set[str]) -> str:
+    for color in PALETTE:
+        if color not in used:
+            return color
+    return PALETTE[len(used) % len(PALETTE)]
+
+
+def _clean_shortcut(shortcut: str | None) -> str | None:
+    if shortcut is None:
+        return None
+    clean = shortcut.strip()
+    if not clean:
+        return None
+    if len(clean) > 16:
+        raise StoreError(f"'{clean}' is too long for a keyboard shortcut.")
+    return clean
+
+
+def _check_shortcut_free(session: Session, shortcut: str | None, own_id: int | None) -> None:
+    if shortcut is None:
+        return
+    other = session.scalar(select(LabelClassRow).where(LabelClassRow.shortcut == shortcut))
+    if other is not None and other.id != own_id:
+        raise StoreError(f"The shortcut '{shortcut}' is already used by '{other.name}'; choose another key.")

@@ -1,0 +1,185 @@
+"""Opening the label store: engine, SQLite settings, migrations, recovery from corruption.
+
+The engine and session factory are built once here and shared by every repository; each
+repository call is its own short transaction, so any thread may use the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from core.errors import StoreError
+from core.paths import files_dir_for, sqlite_file
+from core.store import migrate
+from core.store.classes import BACKGROUND_COLOR, ClassRepository, name_key
+from core.store.features import FeatureRepository
+from core.store.models import ModelRepository
+from core.store.orm import LabelClassRow, SettingsRow
+from core.store.predictions import PredictionRepository
+from core.store.records import BACKGROUND
+from core.store.segments import SegmentRepository
+from core.store.unit import READ_ONLY_OPTION, explain
+from core.store.videos import VideoRepository
+
+log = logging.getLogger(__name__)
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",  # readers never block the writer
+    "PRAGMA foreign_keys=ON",  # SQLite ignores ON DELETE CASCADE without it
+    "PRAGMA busy_timeout=5000",  # wait for a competing writer instead of failing at once
+    "PRAGMA synchronous=FULL",  # a power cut must not lose a committed label
+)
+
+_CORRUPT_MESSAGES = ("file is not a database", "database disk image is malformed")
+
+
+@dataclass
+class Store:
+    """The open label store; build once at start-up and pass it to whoever needs it."""
+
+    url: str
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    files_dir: Path
+    classes: ClassRepository
+    videos: VideoRepository
+    segments: SegmentRepository
+    models: ModelRepository
+    predictions: PredictionRepository
+    features: FeatureRepository
+    recovered_from: Path | None = None
+    """Where an unreadable database was moved before a fresh one was made, to tell the user."""
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_store(url: str) -> Store:
+    """Open (creating or upgrading as needed) the store at any SQLAlchemy URL."""
+    db_file = sqlite_file(url)
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+    recovered_from: Path | None = None
+    engine = _build_engine(url)
+    try:
+        _prepare(engine)
+    except DatabaseError as exc:
+        engine.dispose()
+        if db_file is None or not _is_corruption(exc):
+            raise explain(exc, f"open the label database at {url}") from exc
+        recovered_from = _move_aside(db_file)
+        engine = _build_engine(url)
+        try:
+            _prepare(engine)
+        except SQLAlchemyError as exc2:
+            engine.dispose()
+            raise explain(exc2, f"create a new label database at {url}") from exc2
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise explain(exc, f"open the label database at {url}") from exc
+    except StoreError:
+        engine.dispose()
+        raise
+
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    log.info("Opened label store %s", engine.url.render_as_string(hide_password=True))
+    return Store(
+        url=url,
+        engine=engine,
+        session_factory=factory,
+        files_dir=files_dir_for(url),
+        classes=ClassRepository(factory),
+        videos=VideoRepository(factory),
+        segments=SegmentRepository(factory),
+        models=ModelRepository(factory),
+        predictions=PredictionRepository(factory),
+        features=FeatureRepository(factory),
+        recovered_from=recovered_from,
+    )
+
+
+def _build_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"'{url}' is not a database URL or path; try sqlite:///path/to/labels.sqlite3."
+        ) from exc
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed)
+    kwargs: dict[str, Any] = {}
+    if parsed.database in (None, "", ":memory:"):
+        # One shared connection, or each pooled connection would see its own empty database.
+        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    """Runs for every new connection: PRAGMAs are per connection, not per file."""
+    # Let SQLAlchemy's "begin" hook emit BEGIN, so reads are transactional too.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    """Writers take the lock up front, so busy_timeout applies instead of a failed upgrade."""
+    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _prepare(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    with Session(engine) as session, session.begin():
+        _ensure_defaults(session)
+
+
+def _ensure_defaults(session: Session) -> None:
+    """Background is the class every unlabelled frame means; it must always exist."""
+    key = name_key(BACKGROUND)
+    if session.scalar(select(LabelClassRow.id).where(LabelClassRow.name_key == key)) is None:
+        log.info("Creating the background class")
+        session.add(LabelClassRow(name=BACKGROUND, name_key=key, color=BACKGROUND_COLOR, position=0))
+    if session.get(SettingsRow, 1) is None:
+        session.add(SettingsRow(id=1, active_model_version_id=None))
+
+
+def _is_corruption(exc: DatabaseError) -> bool:
+    orig = exc.orig
+    return isinstance(orig, sqlite3.DatabaseError) and any(m in str(orig).lower() for m in _CORRUPT_MESSAGES)
+
+
+def _move_aside(db_file: Path) -> Path:
+    """Keep the unreadable file for the user (and its WAL, which must not meet a fresh database)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    target = db_file.with_name(f"{db_file.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = db_file.with_name(db_file.name + suffix)
+        if source.exists():
+            source.rename(target.with_name(target.name + suffix))
+    log.warning("The label database %s could not be read; moved it to %s and started afresh", db_file, target)
+    return target

@@ -1,0 +1,194 @@
+"""The database schema as typed ORM classes. Alembic migrations must match it exactly.
+
+Only the repositories in ``core.store`` touch these classes; everything they hand out is a
+plain record from ``records.py``, so no caller ever holds a live session or lazy attribute.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from core.store.records import ModelState, RunStatus, SegmentSource
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Named constraints let batch migrations on SQLite find and alter them later."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, hands back aware UTC: SQLite keeps no zone, and naive times get misread."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Time stamps written to the store must carry a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Enums stored by value as plain strings, so adding a member needs no schema change."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class LabelClassRow(Base):
+    __tablename__ = "label_classes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The case- and space-folded name: uniqueness must ignore case, portably across databases.
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    color: Mapped[str] = mapped_column(String(7))
+    shortcut: Mapped[str | None] = mapped_column(String(16), unique=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class VideoRow(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(4096), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(128), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    fps: Mapped[float] = mapped_column(Float)
+    header_frame_count: Mapped[int] = mapped_column(Integer)
+    frame_count: Mapped[int | None] = mapped_column(Integer)
+    timestamps: Mapped[bytes | None] = mapped_column(LargeBinary)  # float64 seconds per frame
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class SegmentRow(Base):
+    __tablename__ = "segments"
+    __table_args__ = (CheckConstraint("start_frame >= 0 AND end_frame > start_frame", name="frame_range"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("label_classes.id"), index=True)
+    start_frame: Mapped[int] = mapped_column(Integer)  # inclusive
+    end_frame: Mapped[int] = mapped_column(Integer)  # exclusive
+    source: Mapped[SegmentSource] = mapped_column(_enum(SegmentSource, "segment_source"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    checkpoint_path: Mapped[str] = mapped_column(String(4096))
+    class_names: Mapped[list[str]] = mapped_column(JSON)
+    input_spec: Mapped[str] = mapped_column(Text)  # InputSpec.to_json()
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    mode: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[ModelState] = mapped_column(_enum(ModelState, "model_state"))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trunk_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class SettingsRow(Base):
+    """The single row of project-wide settings; ``id`` is always 1."""
+
+    __tablename__ = "settings"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    active_model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+
+
+class PredictionRunRow(Base):
+    __tablename__ = "prediction_runs"
+    __table_args__ = (UniqueConstraint("video_id", "model_version_id", "stride"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), index=True
+    )
+    stride: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "run_status"))
+    windows_done: Mapped[int] = mapped_column(Integer, default=0)
+    windows_total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class WindowPredictionRow(Base):
+    __tablename__ = "window_predictions"
+    __table_args__ = (UniqueConstraint("run_id", "start_frame"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("prediction_runs.id", ondelete="CASCADE"))
+    start_frame: Mapped[int] = mapped_column(Integer)
+    probs: Mapped[bytes] = mapped_column(LargeBinary)  # float32, one per class
+
+
+class FeatureCacheRow(Base):
+    __tablename__ = "feature_cache"
+    __table_args__ = (UniqueConstraint("video_hash", "trunk_hash", "spec_hash", "stride", "layer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_hash: Mapped[str] = mapped_column(String(128))
+    trunk_hash: Mapped[str] = mapped_column(String(128), index=True)
+    spec_hash: Mapped[str] = mapped_column(String(128))
+    stride: Mapped[int] = mapped_column(Integer)
+    layer: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(4096))
+    windows: Mapped[int] = mapped_column(Integer)
+    complete: Mapped[bool] = mapped_column(default=False)
