@@ -1,0 +1,142 @@
+"""Analysing a video: inference whose results land in the store batch by batch.
+
+Each batch is committed in its own transaction, so a cancelled or killed run keeps what it
+finished, and running the same model at the same stride again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.device import DeviceChoice
+from core.errors import Cancelled
+from core.inference import InferenceOutcome, Progress, WindowBatch, infer_windows
+from core.library import open_reader
+from core.model import C3D_BN, prepare_for_inference
+from core.spec import InputSpec
+from core.store import Store
+from core.store.records import ModelVersion, RunStatus, Video
+from core.video import VideoReader
+from core.windows import window_starts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    video_id: int
+    run_id: int
+    status: RunStatus
+    windows_done: int
+    windows_total: int
+    frame_count: int
+    padded: bool  # shorter than one window: its single window repeats the last frame
+    clips_per_s: float
+    seconds: float
+
+    def summary(self, video_name: str, model_label: str) -> str:
+        note = " (shorter than 16 frames: the window was padded with its last frame)" if self.padded else ""
+        return (
+            f"{video_name}: {self.status.value}, {self.windows_done}/{self.windows_total} windows, "
+            f"{self.frame_count} frames, {self.clips_per_s:.1f} clips/s, {self.seconds:.1f} s, "
+            f"model {model_label}{note}"
+        )
+
+
+class LoadedModel:
+    """A model version ready to run on one device: loaded and prepared once, reused per video."""
+
+    def __init__(self, version: ModelVersion, model: C3D_BN, device: DeviceChoice) -> None:
+        self.version = version
+        self.spec = InputSpec.from_json(version.input_spec_json)
+        self.device = device
+        self.model = prepare_for_inference(model, device.device, device.channels_last)
+
+    @property
+    def label(self) -> str:
+        suffix = " — UNTRAINED, predictions are meaningless" if self.version.untrained else ""
+        return f"#{self.version.id} {self.version.name}{suffix}"
+
+
+def analyse_video(
+    store: Store,
+    video: Video,
+    loaded: LoadedModel,
+    *,
+    stride: int = 8,
+    batch_size: int = 8,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_batch: Callable[[WindowBatch], None] | None = None,
+) -> AnalysisResult:
+    """Run (or resume) the windows of ``video`` not yet in the store; returns what was done."""
+    began = time.perf_counter()
+    cancel = cancel or threading.Event()
+    with open_reader(video) as reader:
+        total = len(window_starts(max(reader.frame_count, 1), loaded.spec.window, stride))
+        run = store.predictions.start_run(video.id, loaded.version.id, stride, total)
+        done = store.predictions.done_starts(run.id)
+        outcome = InferenceOutcome()
+        rate = 0.0
+
+        def progress(p: Progress) -> None:
+            nonlocal rate
+            rate = p.clips_per_s
+            if on_progress is not None:
+                on_progress(p)
+
+        status = RunStatus.COMPLETE
+        try:
+            for batch in infer_windows(
+                reader,
+                loaded.model,
+                loaded.spec,
+                loaded.device,
+                stride=stride,
+                batch_size=batch_size,
+                skip_starts=done,
+                cancel=cancel,
+                on_progress=progress,
+                outcome=outcome,
+            ):
+                store.predictions.add_windows(run.id, batch.starts, batch.probs)
+                if on_batch is not None:
+                    on_batch(batch)
+        except Cancelled:
+            status = RunStatus.CANCELLED
+        except BaseException:
+            store.predictions.finish(run.id, RunStatus.FAILED)
+            raise
+        frame_count = _record_index(store, video, reader, outcome)
+        if status is RunStatus.COMPLETE:
+            total = len(window_starts(frame_count, loaded.spec.window, stride))
+        store.predictions.finish(run.id, status, windows_total=total)
+    finished = store.predictions.get(run.id)
+    return AnalysisResult(
+        video_id=video.id,
+        run_id=run.id,
+        status=status,
+        windows_done=finished.windows_done,
+        windows_total=finished.windows_total,
+        frame_count=frame_count,
+        padded=outcome.padded,
+        clips_per_s=rate,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _record_index(store: Store, video: Video, reader: VideoReader, outcome: InferenceOutcome) -> int:
+    """The first full decode tells the truth about the frame count and timestamps: keep it."""
+    index = reader.index
+    if index is not None and not video.indexed:
+        store.videos.set_index(video.id, index.frame_count, np.asarray(index.timestamps_s))
+        return int(index.frame_count)
+    if outcome.frame_count is not None:
+        return outcome.frame_count
+    return video.best_frame_count

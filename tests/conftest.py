@@ -1,0 +1,35 @@
+"""Shared fixtures: a real store in tmp_path, generated videos, one untrained model per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'labels.sqlite3'}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator:
+    from core.store import open_store
+
+    s = open_store(db_url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def untrained_model():  # type: ignore[no-untyped-def]
+    """One seeded 4-class model for the whole run: building 78M parameters costs seconds."""
+    from core.model import new_model
+
+    return new_model(4, seed=0).eval()

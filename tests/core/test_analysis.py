@@ -1,0 +1,74 @@
+"""Analysis writes to the store batch by batch: a cancelled run keeps its windows and resumes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.analysis import LoadedModel, analyse_video
+from core.device import DeviceChoice
+from core.library import add_video
+from core.registry import ensure_active_model, load_version
+from core.store.records import RunStatus
+from core.windows import window_starts
+from tests.videos import write_mjpeg_avi
+
+CPU = DeviceChoice(torch.device("cpu"), None, channels_last=True)
+
+
+def _loaded(store) -> LoadedModel:  # type: ignore[no-untyped-def]
+    version = ensure_active_model(store)
+    model, _ = load_version(store, version)
+    return LoadedModel(version, model, CPU)
+
+
+def test_cancelled_run_keeps_its_windows_and_a_rerun_resumes(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]
+    video = add_video(store, write_mjpeg_avi(tmp_path / "v.avi", 48, size=(112, 112)))
+    loaded = _loaded(store)
+    cancel = threading.Event()
+    first: list[int] = []
+
+    def stop_after_first(batch) -> None:  # type: ignore[no-untyped-def]
+        first.extend(batch.starts.tolist())
+        cancel.set()
+
+    result = analyse_video(
+        store, video, loaded, stride=8, batch_size=2, cancel=cancel, on_batch=stop_after_first
+    )
+    assert result.status is RunStatus.CANCELLED
+    assert first == [0, 8]
+    assert store.predictions.done_starts(result.run_id) == {0, 8}
+
+    again: list[int] = []
+    result2 = analyse_video(
+        store, video, loaded, stride=8, batch_size=2, on_batch=lambda b: again.extend(b.starts)
+    )
+    assert result2.run_id == result.run_id
+    assert result2.status is RunStatus.COMPLETE
+    assert again == [16, 24, 32]  # only what was missing was computed
+    starts, probs = store.predictions.windows(result.run_id)
+    assert starts.tolist() == window_starts(48).tolist()
+    assert probs.shape == (5, len(loaded.version.class_names))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_first_analysis_records_the_true_frame_count_and_timestamps(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]
+    video = add_video(store, write_mjpeg_avi(tmp_path / "v.avi", 20, size=(112, 112), fps=10.0))
+    assert not video.indexed
+    result = analyse_video(store, video, _loaded(store), stride=8, batch_size=4)
+    indexed = store.videos.get(video.id)
+    assert indexed.frame_count == 20 == result.frame_count
+    np.testing.assert_allclose(indexed.timestamps_s, np.arange(20) / 10.0, atol=1e-3)
+    assert result.windows_total == result.windows_done == 2
+
+
+def test_short_video_gets_one_padded_window_and_says_so(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]
+    video = add_video(store, write_mjpeg_avi(tmp_path / "short.avi", 6, size=(112, 112)))
+    loaded = _loaded(store)
+    result = analyse_video(store, video, loaded, stride=8, batch_size=4)
+    assert result.padded and result.windows_done == 1
+    assert "padded" in result.summary("short.avi", loaded.label)
+    assert "UNTRAINED" in loaded.label

@@ -1,0 +1,106 @@
+"""The command line end to end on a generated video: infer → segments add → export, checked
+field by field; user errors exit non-zero with one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from core.demo import generate_demo_video
+from main import main
+
+
+@pytest.fixture
+def demo(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return generate_demo_video(tmp_path / "demo clip.avi", seconds=2.0, fps=25, size=(160, 120), seed=2)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_infer_label_and_export_both_formats(tmp_path: Path, demo, db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = _run(capsys, "--db", db_url, "infer", str(demo.path), "--batch", "4", "--device", "cpu")
+    assert code == 0, err
+    assert "UNTRAINED" in out
+    assert f"{demo.path.name}: complete, 6/6 windows, 50 frames" in out
+    assert "windows" in err  # the progress bar
+
+    assert _run(capsys, "--db", db_url, "classes", "add", "flash")[0] == 0
+    code, out, err = _run(capsys, "--db", db_url, "segments", "add", str(demo.path), "10", "35", "flash")
+    assert code == 0, err
+    code, out, _ = _run(capsys, "--db", db_url, "segments", "add", "1", "0", "10", "background")
+    assert code == 0
+
+    csv_path = tmp_path / "out" / "labels.csv"
+    assert _run(capsys, "--db", db_url, "export", "--format", "csv", "--out", str(csv_path))[0] == 0
+    with csv_path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["class"], r["start_frame"], r["end_frame"], r["source"]) for r in rows] == [
+        ("background", "0", "10", "human"),
+        ("flash", "10", "35", "human"),
+    ]
+    flash = rows[1]
+    assert flash["video"] == str(demo.path.resolve())
+    assert flash["video_hash"].startswith("fp1:")
+    assert float(flash["start_s"]) == pytest.approx(10 / 25, abs=1e-4)
+    assert float(flash["end_s"]) == pytest.approx(35 / 25, abs=1e-4)
+    assert float(flash["fps"]) == pytest.approx(25.0)
+
+    json_path = tmp_path / "out" / "gt.json"
+    assert _run(capsys, "--db", db_url, "export", "--format", "activitynet", "--out", str(json_path))[0] == 0
+    gt = json.loads(json_path.read_text(encoding="utf-8"))
+    entry = gt["database"]["demo clip"]
+    assert entry["frames"] == 50 and entry["fps"] == pytest.approx(25.0)
+    assert entry["duration"] == pytest.approx(2.0, abs=1e-4)
+    assert entry["subset"] == "training"
+    assert entry["annotations"] == [{"segment": [0.4, 1.4], "label": "flash", "frames": [10, 35]}]
+    assert [t["nodeName"] for t in gt["taxonomy"]] == ["flash"]
+    assert set(gt) == {"version", "taxonomy", "database"}
+
+
+def test_rerunning_infer_resumes_instead_of_recomputing(tmp_path: Path, demo, db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert _run(capsys, "--db", db_url, "infer", str(demo.path), "--batch", "8", "--device", "cpu")[0] == 0
+    code, out, _ = _run(capsys, "--db", db_url, "infer", str(demo.path), "--device", "cpu")
+    assert code == 0 and "complete, 6/6 windows" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["infer", "/nonexistent/video.mp4"], "does not exist"),
+        (["segments", "add", "42", "0", "10", "background"], "No video '42'"),
+        (["classes", "remove", "nope"], "No class named 'nope'"),
+        (["export", "--format", "csv", "--video", "7"], "No video '7'"),
+        (["import-weights", "/nonexistent/weights.safetensors"], "weights.safetensors"),
+    ],
+)
+def test_user_errors_exit_non_zero_with_one_clear_line(
+    db_url: str, capsys, argv: list[str], words: str
+) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = _run(capsys, "--db", db_url, *argv)
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert words in lines[0]
+    assert "Traceback" not in err
+
+
+def test_segment_outside_the_video_is_refused(tmp_path: Path, demo, db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert _run(capsys, "--db", db_url, "videos", "add", str(demo.path))[0] == 0
+    code, _, err = _run(capsys, "--db", db_url, "segments", "add", "1", "20", "10", "background")
+    assert code != 0 and err.startswith("error: ")
+
+
+def test_db_env_var_selects_the_store(tmp_path: Path, demo, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'env.sqlite3'}"
+    monkeypatch.setenv("C3D_LABELLER_DB", url)
+    assert _run(capsys, "videos", "add", str(demo.path))[0] == 0
+    assert (tmp_path / "env.sqlite3").exists()
+    code, out, _ = _run(capsys, "videos", "list")
+    assert code == 0 and "demo clip.avi" in out

@@ -1,0 +1,136 @@
+"""Sliding-window inference: every frame covered, each window holds the right frames, reduced
+precision agrees with fp32."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from core.device import DeviceChoice
+from core.errors import Cancelled
+from core.inference import WindowProducer, infer_windows
+from core.model import prepare_for_inference
+from core.spec import InputSpec
+from core.video import VideoReader
+from core.windows import window_starts
+from tests.videos import read_number, write_mjpeg_avi
+
+IDENTITY_SPEC = InputSpec(resize=(112, 112), crop=None, color_order="RGB")
+CPU_FP32 = DeviceChoice(torch.device("cpu"), None, channels_last=True)
+
+
+def _window_frames(path: Path, stride: int, batch: int, skip: set[int] | None = None) -> dict[int, list[int]]:
+    """Which frame numbers (read from the pixels) each produced window holds."""
+    got: dict[int, list[int]] = {}
+    with VideoReader(path) as reader:
+        producer = WindowProducer(reader, IDENTITY_SPEC, stride, batch, skip or set(), threading.Event())
+        for item in producer.batches():
+            for start, clip in zip(item.starts, item.clips, strict=False):
+                got[start] = [read_number(cv2.cvtColor(f, cv2.COLOR_RGB2BGR)) for f in clip]
+        assert producer.frame_count == reader.frame_count
+    return got
+
+
+@pytest.mark.parametrize(("frames", "stride"), [(40, 8), (45, 8), (16, 4), (33, 16)])
+def test_windows_cover_every_frame_and_hold_consecutive_frames(
+    tmp_path: Path, frames: int, stride: int
+) -> None:
+    path = write_mjpeg_avi(tmp_path / "n.avi", frames, size=(112, 112))
+    got = _window_frames(path, stride, batch=3)
+    assert sorted(got) == list(window_starts(frames, 16, stride))
+    for start, numbers in got.items():
+        assert numbers == list(range(start, start + 16))
+    covered = {f for numbers in got.values() for f in numbers}
+    assert covered == set(range(frames))
+
+
+def test_short_video_is_one_window_padded_with_its_last_frame(tmp_path: Path) -> None:
+    path = write_mjpeg_avi(tmp_path / "short.avi", 5, size=(112, 112))
+    got = _window_frames(path, 8, batch=4)
+    assert got == {0: [0, 1, 2, 3, 4] + [4] * 11}
+
+
+def test_skipped_windows_are_not_produced(tmp_path: Path) -> None:
+    path = write_mjpeg_avi(tmp_path / "n.avi", 40, size=(112, 112))
+    got = _window_frames(path, 8, batch=2, skip={0, 16})
+    assert sorted(got) == [8, 24]
+
+
+def test_probabilities_per_window_sum_to_one_and_follow_the_stride(tmp_path: Path, untrained_model) -> None:  # type: ignore[no-untyped-def]
+    path = write_mjpeg_avi(tmp_path / "n.avi", 24, size=(112, 112))
+    model = prepare_for_inference(untrained_model, torch.device("cpu"), channels_last=True)
+    with VideoReader(path) as reader:
+        batches = list(infer_windows(reader, model, IDENTITY_SPEC, CPU_FP32, stride=8, batch_size=2))
+    starts = np.concatenate([b.starts for b in batches])
+    probs = np.concatenate([b.probs for b in batches])
+    assert starts.tolist() == [0, 8]
+    assert probs.shape == (2, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_cancel_stops_with_cancelled(tmp_path: Path, untrained_model) -> None:  # type: ignore[no-untyped-def]
+    path = write_mjpeg_avi(tmp_path / "n.avi", 64, size=(112, 112))
+    model = prepare_for_inference(untrained_model, torch.device("cpu"), channels_last=True)
+    cancel = threading.Event()
+    seen = 0
+    with VideoReader(path) as reader, pytest.raises(Cancelled):
+        for _batch in infer_windows(
+            reader, model, IDENTITY_SPEC, CPU_FP32, stride=8, batch_size=1, cancel=cancel
+        ):
+            seen += 1
+            cancel.set()
+    assert seen == 1
+
+
+def _round_to_bf16(model: torch.nn.Module) -> list[torch.utils.hooks.RemovableHandle]:
+    """Emulate bf16 autocast numerics in fp32: every conv/linear sees bf16-rounded inputs and
+    weights (accumulating in fp32, as oneDNN and cuDNN do) and emits a bf16-rounded output.
+    Used where the CPU has no native bf16, on which real autocast runs ~100× slower."""
+
+    def pre(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        return (args[0].bfloat16().float(),)
+
+    def post(module: torch.nn.Module, args: object, out: torch.Tensor) -> torch.Tensor:
+        return out.bfloat16().float()
+
+    handles = []
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Conv3d | torch.nn.Linear):
+            layer.weight.data = layer.weight.data.bfloat16().float()
+            handles += [layer.register_forward_pre_hook(pre), layer.register_forward_hook(post)]
+    return handles
+
+
+def test_bf16_probabilities_stay_within_0_02_of_fp32(tmp_path: Path) -> None:
+    """The reduced-precision path must not change what the user sees: max |Δp| ≤ 0.02 on
+    decisive (not uniform) probabilities. Real bf16 autocast where the CPU computes bf16
+    natively, a faithful fp32 emulation of its rounding elsewhere."""
+    from core.demo import generate_demo_video
+    from core.device import cpu_has_native_bf16
+    from core.model import new_model
+
+    demo = generate_demo_video(tmp_path / "demo.avi", seconds=1.5, fps=25, size=(160, 120), seed=1)
+
+    def probs(dtype: torch.dtype | None, emulate: bool) -> np.ndarray:
+        model = new_model(4, seed=3).eval()
+        with torch.no_grad():
+            model.fc8.weight.mul_(400.0)  # an untrained head is near-uniform; make it decide
+        if emulate:
+            _round_to_bf16(model)
+        model = prepare_for_inference(model, torch.device("cpu"), channels_last=True)
+        device = DeviceChoice(torch.device("cpu"), dtype, channels_last=True)
+        with VideoReader(demo.path) as reader:
+            batches = list(infer_windows(reader, model, IDENTITY_SPEC, device, stride=16, batch_size=2))
+        return np.concatenate([b.probs for b in batches])
+
+    fp32 = probs(None, emulate=False)
+    native = cpu_has_native_bf16()
+    bf16 = probs(torch.bfloat16 if native else None, emulate=not native)
+    assert fp32.max() > 0.5, "the check needs decisive probabilities to mean anything"
+    assert not np.array_equal(bf16, fp32), "bf16 rounding must actually have happened"
+    assert np.abs(bf16 - fp32).max() <= 0.02
