@@ -1,0 +1,65 @@
+"""`infer`: analyse videos (files, folders, globs), resuming any run that was interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from core.analysis import LoadedModel, analyse_video
+from core.cli.common import positive, progress_bar
+from core.device import DEVICE_NAMES, choose_device
+from core.library import add_video, expand_video_paths
+from core.registry import ensure_active_model, import_checkpoint, load_version
+from core.store import Store
+from core.store.records import ModelVersion
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    infer = sub.add_parser("infer", help="analyse videos (adds them first if new)")
+    infer.add_argument("videos", nargs="+", metavar="VIDEO", help="files, folders or globs")
+    infer.add_argument("--model", help="model version id or a .safetensors file (default: the active one)")
+    infer.add_argument("--stride", type=positive, default=8)
+    infer.add_argument("--batch", type=positive, default=8)
+    infer.add_argument("--device", choices=DEVICE_NAMES, default="auto")
+    infer.set_defaults(handler=run_infer)
+
+
+def run_infer(args: argparse.Namespace, store: Store) -> int:
+    videos = [add_video(store, p) for p in expand_video_paths(args.videos)]
+    version = model_for(store, args.model)
+    model, _ = load_version(store, version)
+    device = choose_device(args.device)
+    loaded = LoadedModel(version, model, device)
+    if version.untrained:
+        print(f"note: model #{version.id} is UNTRAINED; its predictions are meaningless until you fine-tune")
+    print(f"device: {device.label}", file=sys.stderr)
+    cancel = threading.Event()
+    for video in videos:
+        name = Path(video.path).name
+        try:
+            result = analyse_video(
+                store,
+                video,
+                loaded,
+                stride=args.stride,
+                batch_size=args.batch,
+                cancel=cancel,
+                on_progress=lambda p, n=name: progress_bar(n, p),  # type: ignore[misc]
+            )
+        except KeyboardInterrupt:
+            cancel.set()
+            print(f"\n{name}: interrupted; finished windows are kept and a re-run resumes", file=sys.stderr)
+            return 130
+        print(file=sys.stderr)
+        print(result.summary(name, loaded.label))
+    return 0
+
+
+def model_for(store: Store, ref: str | None) -> ModelVersion:
+    if ref is None:
+        return ensure_active_model(store)
+    if ref.isdigit():
+        return store.models.get(int(ref))
+    return import_checkpoint(store, ref)

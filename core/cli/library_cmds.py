@@ -1,0 +1,108 @@
+"""`videos`, `classes` and `segments`: inspect and edit the store without the GUI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.cli.common import find_video, frame_number
+from core.errors import StoreError
+from core.library import add_video, expand_video_paths
+from core.store import Store
+from core.store.records import NewSegment, SegmentSource
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    videos = sub.add_parser("videos", help="list or add videos").add_subparsers(dest="action", required=True)
+    videos.add_parser("list").set_defaults(handler=videos_list)
+    vadd = videos.add_parser("add", help="add files, folders or globs")
+    vadd.add_argument("paths", nargs="+", metavar="PATH")
+    vadd.set_defaults(handler=videos_add)
+
+    classes = sub.add_parser("classes", help="list, add or remove label classes")
+    cls_sub = classes.add_subparsers(dest="action", required=True)
+    cls_sub.add_parser("list").set_defaults(handler=classes_list)
+    cadd = cls_sub.add_parser("add")
+    cadd.add_argument("names", nargs="+", metavar="NAME")
+    cadd.set_defaults(handler=classes_add)
+    crm = cls_sub.add_parser("remove", help="remove classes (their segments are deleted)")
+    crm.add_argument("names", nargs="+", metavar="NAME")
+    crm.set_defaults(handler=classes_remove)
+
+    segs = sub.add_parser("segments", help="list, add or remove labelled segments")
+    seg_sub = segs.add_subparsers(dest="action", required=True)
+    sadd = seg_sub.add_parser("add", help="label frames [START, END) of VIDEO (path or id) as CLASS")
+    sadd.add_argument("video")
+    sadd.add_argument("start", type=frame_number)
+    sadd.add_argument("end", type=frame_number)
+    sadd.add_argument("class_name", metavar="CLASS")
+    sadd.set_defaults(handler=segments_add)
+    slist = seg_sub.add_parser("list")
+    slist.add_argument("video", nargs="?")
+    slist.set_defaults(handler=segments_list)
+    srm = seg_sub.add_parser("remove")
+    srm.add_argument("ids", nargs="+", type=int, metavar="ID")
+    srm.set_defaults(handler=segments_remove)
+
+
+def videos_list(args: argparse.Namespace, store: Store) -> int:
+    for v in store.videos.list():
+        frames = f"{v.frame_count} frames" if v.frame_count is not None else f"~{v.header_frame_count} frames"
+        missing = "" if Path(v.path).exists() else "  [MISSING]"
+        print(f"{v.id}\t{v.path}\t{v.width}x{v.height}\t{v.fps:.3f} fps\t{frames}{missing}")
+    return 0
+
+
+def videos_add(args: argparse.Namespace, store: Store) -> int:
+    for path in expand_video_paths(args.paths):
+        video = add_video(store, path)
+        print(f"added {video.id}\t{video.path}")
+    return 0
+
+
+def classes_list(args: argparse.Namespace, store: Store) -> int:
+    for c in store.classes.list():
+        print(f"{c.id}\t{c.name}\t{c.color}\t{c.shortcut or ''}")
+    return 0
+
+
+def classes_add(args: argparse.Namespace, store: Store) -> int:
+    for name in args.names:
+        c = store.classes.add(name)
+        print(f"added class {c.id}\t{c.name}")
+    return 0
+
+
+def classes_remove(args: argparse.Namespace, store: Store) -> int:
+    for name in args.names:
+        c = store.classes.by_name(name)
+        if c is None:
+            raise StoreError(f"No class named {name!r}: use 'classes list'.")
+        store.classes.remove(c.id)
+        print(f"removed class {c.name}")
+    return 0
+
+
+def segments_add(args: argparse.Namespace, store: Store) -> int:
+    video = find_video(store, args.video)
+    cls = store.classes.by_name(args.class_name)
+    if cls is None:
+        raise StoreError(f"No class named {args.class_name!r}: add it with 'classes add {args.class_name}'.")
+    seg = store.segments.add(video.id, NewSegment(cls.id, args.start, args.end, SegmentSource.HUMAN))
+    print(f"added segment {seg.id}\t{video.id}\t{seg.class_name}\t[{seg.start_frame}, {seg.end_frame})")
+    return 0
+
+
+def segments_list(args: argparse.Namespace, store: Store) -> int:
+    videos = [find_video(store, args.video)] if args.video else store.videos.list()
+    for video in videos:
+        for s in store.segments.list(video.id):
+            print(f"{s.id}\t{video.id}\t{s.class_name}\t{s.start_frame}\t{s.end_frame}\t{s.source.value}")
+    return 0
+
+
+def segments_remove(args: argparse.Namespace, store: Store) -> int:
+    for seg_id in args.ids:
+        store.segments.remove(seg_id)
+        print(f"removed segment {seg_id}")
+    return 0
