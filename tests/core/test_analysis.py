@@ -72,3 +72,19 @@ def test_short_video_gets_one_padded_window_and_says_so(tmp_path: Path, store) -
     assert result.padded and result.windows_done == 1
     assert "padded" in result.summary("short.avi", loaded.label)
     assert "UNTRAINED" in loaded.label
+
+
+def test_file_that_decodes_partway_gets_windows_up_to_where_frames_end(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]
+    from tests.videos import truncate_copy, write_h264_bframes
+
+    whole = write_h264_bframes(tmp_path / "whole.mp4", 96, (112, 112), faststart=True)
+    partial = truncate_copy(whole, tmp_path / "partial.mp4", 0.5)
+    video = add_video(store, partial)
+    assert video.header_frame_count == 96  # the header still promises every frame
+    result = analyse_video(store, video, _loaded(store), stride=8, batch_size=8)
+    assert result.status is RunStatus.COMPLETE
+    assert 16 <= result.frame_count < 96
+    starts, _ = store.predictions.windows(result.run_id)
+    assert starts.tolist() == window_starts(result.frame_count).tolist()
+    assert int(starts[-1]) + 16 == result.frame_count  # the last window ends where the frames end
+    assert store.videos.get(video.id).frame_count == result.frame_count

@@ -104,3 +104,23 @@ def test_db_env_var_selects_the_store(tmp_path: Path, demo, monkeypatch, capsys)
     assert (tmp_path / "env.sqlite3").exists()
     code, out, _ = _run(capsys, "videos", "list")
     assert code == 0 and "demo clip.avi" in out
+
+
+def test_import_weights_registers_a_checkpoint_that_infer_can_use(
+    tmp_path: Path, demo, db_url: str, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from core.checkpoint import CheckpointMeta, save_checkpoint
+    from core.model import new_model
+    from core.spec import DEFAULT_SPEC
+
+    path = tmp_path / "mine.safetensors"
+    meta = CheckpointMeta.create(("background", "flash"), DEFAULT_SPEC, name="mine")
+    save_checkpoint(path, new_model(2, seed=7), meta)
+    code, out, err = _run(capsys, "--db", db_url, "import-weights", str(path))
+    assert code == 0, err
+    assert "imported model #1 mine (2 classes)" in out
+    code, out, _ = _run(capsys, "--db", db_url, "models")
+    assert code == 0 and "mine\tready\timport" in out
+    code, out, err = _run(capsys, "--db", db_url, "infer", str(demo.path), "--model", "1", "--device", "cpu")
+    assert code == 0, err
+    assert "UNTRAINED" not in out and "model #1 mine" in out
