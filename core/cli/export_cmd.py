@@ -1,4 +1,4 @@
-"""`export`: a whole project (or one video) in one call, written atomically."""
+"""`export`: a whole project (or some videos) in one call, labels or predictions, written atomically."""
 
 from __future__ import annotations
 
@@ -6,24 +6,49 @@ import argparse
 from pathlib import Path
 
 from core.cli.common import find_video
-from core.formats import WRITERS, VideoLabels, writer_for
+from core.formats import FORMATS, VideoLabels, format_for
+from core.interchange.export import export_labels
 from core.store import Store
+
+WINDOW_FORMATS = ("windows-csv", "windows-npz")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    export = sub.add_parser("export", help="export labels")
-    export.add_argument("--format", required=True, choices=sorted(WRITERS))
-    export.add_argument("--video", help="one video (path or id); default: the whole project")
-    export.add_argument("--out", help="output file (default: labels<suffix> in the current folder)")
-    export.set_defaults(handler=export_labels)
+    export = sub.add_parser("export", help="export labels or predictions")
+    export.add_argument("--format", required=True, choices=[*FORMATS, *WINDOW_FORMATS])
+    export.add_argument("--videos", nargs="+", metavar="VIDEO", help="videos (paths or ids); default: all")
+    export.add_argument("--video", help=argparse.SUPPRESS)  # the earlier single-video spelling
+    export.add_argument("--out", help="output file or folder (default: the current folder)")
+    export.add_argument(
+        "--predictions", action="store_true", help="export the model's predicted events instead of labels"
+    )
+    export.add_argument(
+        "--model", type=int, help="model version id for --predictions (default: the active one)"
+    )
+    export.set_defaults(handler=export_cmd)
 
 
-def export_labels(args: argparse.Namespace, store: Store) -> int:
-    writer = writer_for(args.format)
-    videos = [find_video(store, args.video)] if args.video else store.videos.list()
-    items = [VideoLabels(v, tuple(store.segments.list(v.id))) for v in videos]
-    out = Path(args.out) if args.out else Path(f"labels{writer.suffix}")
-    writer.write(items, out)
+def export_cmd(args: argparse.Namespace, store: Store) -> int:
+    refs = [*(args.videos or []), *([args.video] if args.video else [])]
+    videos = [find_video(store, r) for r in refs] if refs else store.videos.list()
+    out = Path(args.out) if args.out else Path()
+    if args.predictions or args.format in WINDOW_FORMATS:
+        from core.interchange.prediction_export import predicted_items, predictions_of, write_windows
+
+        found = predictions_of(store, videos, args.model)
+        if args.format in WINDOW_FORMATS:
+            target = write_windows(store, found, args.format, out)
+            windows = sum(len(p.starts) for _, p in found)
+            print(f"exported {windows} windows of {len(found)} videos to {target} ({args.format})")
+            return 0
+        items = predicted_items(found)
+        what = "predicted events"
+    else:
+        items = [VideoLabels.of(v, store.segments.list(v.id)) for v in videos]
+        what = "segments"
+    fmt = format_for(args.format)
+    written = export_labels(items, fmt, out)
     count = sum(len(i.segments) for i in items)
-    print(f"exported {count} segments of {len(items)} videos to {out} ({writer.name})")
+    where = written[0] if len(written) == 1 else f"{len(written)} files in {out}"
+    print(f"exported {count} {what} of {len(items)} videos to {where} ({fmt.name})")
     return 0

@@ -1,19 +1,56 @@
-"""Interchange formats, one module each, all writing through the ``SegmentWriter`` shape."""
+"""Interchange formats, one module each, all sharing the ``SegmentFormat`` interface."""
 
 from __future__ import annotations
 
 from core.errors import ImportFormatError
 from core.formats.activitynet import ActivityNetJson
-from core.formats.base import SegmentWriter, VideoLabels
+from core.formats.base import (
+    PREDICTED,
+    ParsedFile,
+    ParsedSpan,
+    Problem,
+    SegmentFormat,
+    SegmentWriter,
+    Severity,
+    Span,
+    VideoLabels,
+    VideoRef,
+)
+from core.formats.boris import BorisTable
+from core.formats.eaf import ElanEaf
+from core.formats.frames_csv import FramesCsv
+from core.formats.labelstudio import LabelStudioJson
 from core.formats.segments_csv import SegmentsCsv
 
-WRITERS: dict[str, SegmentWriter] = {w.name: w for w in (SegmentsCsv(), ActivityNetJson())}
+FORMATS: dict[str, SegmentFormat] = {
+    f.name: f
+    for f in (SegmentsCsv(), FramesCsv(), ActivityNetJson(), BorisTable(), ElanEaf(), LabelStudioJson())
+}
+WRITERS = FORMATS  # the earlier name
 
-__all__ = ["WRITERS", "SegmentWriter", "VideoLabels", "writer_for"]
+__all__ = [
+    "FORMATS",
+    "PREDICTED",
+    "WRITERS",
+    "ParsedFile",
+    "ParsedSpan",
+    "Problem",
+    "SegmentFormat",
+    "SegmentWriter",
+    "Severity",
+    "Span",
+    "VideoLabels",
+    "VideoRef",
+    "format_for",
+    "writer_for",
+]
 
 
-def writer_for(name: str) -> SegmentWriter:
+def format_for(name: str) -> SegmentFormat:
     try:
-        return WRITERS[name]
+        return FORMATS[name]
     except KeyError:
-        raise ImportFormatError(f"Unknown format {name!r}: choose one of {', '.join(WRITERS)}.") from None
+        raise ImportFormatError(f"Unknown format {name!r}: choose one of {', '.join(FORMATS)}.") from None
+
+
+writer_for = format_for

@@ -24,6 +24,7 @@ from core.paths import files_dir_for, sqlite_file
 from core.store import migrate
 from core.store.classes import BACKGROUND_COLOR, ClassRepository, name_key
 from core.store.features import FeatureRepository
+from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
 from core.store.orm import LabelClassRow, SettingsRow
 from core.store.predictions import PredictionRepository
@@ -58,6 +59,7 @@ class Store:
     models: ModelRepository
     predictions: PredictionRepository
     features: FeatureRepository
+    imports: ImportRepository
     recovered_from: Path | None = None
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
 
@@ -111,6 +113,7 @@ def open_store(url: str) -> Store:
         models=ModelRepository(factory),
         predictions=PredictionRepository(factory),
         features=FeatureRepository(factory),
+        imports=ImportRepository(factory),
         recovered_from=recovered_from,
     )
 

@@ -1,0 +1,47 @@
+"""Exporting a project in any format: one file, or a folder with one file per video.
+
+Formats that hold one video per file (EAF, DeepEthogram's per-frame CSV) always write into a
+folder, named by each video's stem; the others write one file, or ``labels<suffix>`` inside a
+folder. Every file is written atomically by its format.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.errors import ImportFormatError
+from core.formats import SegmentFormat, VideoLabels
+
+log = logging.getLogger(__name__)
+
+
+def is_folder_target(out: Path) -> bool:
+    """An existing folder, or a path with no suffix, means "write into this folder"."""
+    return out.is_dir() or not out.suffix
+
+
+def export_labels(items: Sequence[VideoLabels], fmt: SegmentFormat, out: Path) -> list[Path]:
+    """Write ``items`` to ``out`` (a file or a folder); returns the files written."""
+    if not fmt.per_video:
+        target = out / f"labels{fmt.suffix}" if is_folder_target(out) else out
+        fmt.write(items, target)
+        return [target]
+    if not is_folder_target(out):
+        if len(items) != 1:
+            raise ImportFormatError(
+                f"The {fmt.name} format holds one video per file: "
+                f"give a folder to export {len(items)} videos."
+            )
+        fmt.write(items, out)
+        return [out]
+    written: list[Path] = []
+    taken: set[str] = set()
+    for item in items:
+        stem = item.key if item.key not in taken else f"{item.key}-{item.video.id}"
+        taken.add(stem)
+        target = out / f"{stem}{fmt.suffix}"
+        fmt.write([item], target)
+        written.append(target)
+    return written

@@ -1,0 +1,102 @@
+"""Exporting a model's predictions: raw per-window probabilities, or post-processed events.
+
+Window probabilities go out as CSV (one row per window, a column per class) or as one ``.npz``
+for analysis in numpy; predicted events become ``Span``s marked ``predicted`` with their scores,
+so every segment format can write them (ActivityNet as detection results, Label Studio as
+predictions). Reading the store and post-processing is ``core.predictions``'s job, not redone here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import atomic_write
+from core.errors import StoreError
+from core.formats import PREDICTED, Span, VideoLabels
+from core.formats.base import spreadsheet_safe
+from core.postprocess import PostprocessParams
+from core.predictions import VideoPredictions, events_for, load_predictions
+from core.spec import InputSpec
+from core.store import Store
+from core.store.records import Video
+
+WINDOW_FORMATS = {"windows-csv": ".csv", "windows-npz": ".npz"}
+
+
+def predictions_of(
+    store: Store, videos: Sequence[Video], model_version_id: int | None
+) -> list[tuple[Video, VideoPredictions]]:
+    """Each video that has predictions from the model (default: the active one)."""
+    found = []
+    for video in videos:
+        preds = load_predictions(store, video, model_version_id)
+        if preds is not None:
+            found.append((video, preds))
+    if not found:
+        which = f"model #{model_version_id}" if model_version_id is not None else "the active model"
+        raise StoreError(f"No video has predictions from {which}: run 'infer' first.")
+    return found
+
+
+def predicted_items(
+    found: Sequence[tuple[Video, VideoPredictions]], params: PostprocessParams | None = None
+) -> list[VideoLabels]:
+    items = []
+    for video, preds in found:
+        spans = tuple(
+            Span(preds.class_names[e.class_index], e.start_frame, e.end_frame, PREDICTED, e.score)
+            for e in events_for(preds, params)
+        )
+        items.append(VideoLabels(video, spans))
+    return items
+
+
+def write_windows(store: Store, found: Sequence[tuple[Video, VideoPredictions]], fmt: str, out: Path) -> Path:
+    """Per-window probabilities of every video in one file; ``fmt`` is a key of WINDOW_FORMATS."""
+    target = out / f"windows{WINDOW_FORMATS[fmt]}" if out.is_dir() or not out.suffix else out
+    names = found[0][1].class_names
+    if any(p.class_names != names for _, p in found):
+        raise StoreError("The videos were analysed by models with different classes: export them separately.")
+    window = InputSpec.from_json(store.models.get(found[0][1].model_version_id).input_spec_json).window
+    if fmt == "windows-npz":
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            video_index=np.concatenate(
+                [np.full(len(p.starts), i, np.int64) for i, (_, p) in enumerate(found)]
+            ),
+            starts=np.concatenate([p.starts for _, p in found]),
+            probs=np.concatenate([p.probs for _, p in found]).astype(np.float32),
+            videos=np.array([v.path for v, _ in found]),
+            video_hashes=np.array([v.content_hash for v, _ in found]),
+            class_names=np.array(names),
+            window=np.int64(window),
+        )
+        with atomic_write(target, "wb") as f:
+            f.write(buffer.getvalue())
+        return target
+    with atomic_write(target) as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(
+            [
+                "video",
+                "video_hash",
+                "model_version",
+                "start_frame",
+                "end_frame",
+                *map(spreadsheet_safe, names),
+            ]
+        )
+        for video, preds in found:
+            path = spreadsheet_safe(video.path)
+            for start, probs in zip(preds.starts.tolist(), preds.probs, strict=True):
+                cells = (f"{p:.6g}" for p in probs.tolist())
+                writer.writerow(
+                    [path, video.content_hash, preds.model_version_id, start, start + window, *cells]
+                )
+    return target
