@@ -1,0 +1,215 @@
+"""Desktop app quality bars, measured on the real widgets (offscreen unless a display is set).
+
+Prints one JSON object:
+- lateness_p95_ms / lateness_max_ms: how late a 16 ms QTimer fires while analysis runs;
+- timeline_redraw_ms: median time to redraw the timeline of a one-hour 30 fps, 8-class video
+  (108,000 frames) after a zoom or pan;
+- seek_median_ms: median time from asking for a random frame of a 720p H.264 video (2 s
+  keyframe interval) to having it painted.
+
+Usage: python benchmarks/gui.py [--analysis-seconds 20] [--seeks 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from core.demo import generate_demo_video
+from core.library import add_video
+from core.postprocess import PostprocessParams
+from core.predictions import VideoPredictions
+from core.project_view import ensure_indexed
+from core.store import open_store
+from core.store.records import NewSegment, Video
+from gui.app_state import ANALYSE_JOB, AppState
+from gui.dialogs import errors
+from gui.main_window import MainWindow
+
+TICK_MS = 16
+
+
+def wait_until(app: QApplication, condition: object, timeout_s: float) -> None:
+    end = time.perf_counter() + timeout_s
+    while not condition():  # type: ignore[operator]
+        if time.perf_counter() > end:
+            raise TimeoutError("condition not met in time")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def make_window(folder: Path) -> tuple[MainWindow, AppState]:
+    store = open_store(f"sqlite:///{folder / 'bench.sqlite3'}")
+    state = AppState(store)
+    window = MainWindow(state, QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(1600, 900)
+    window.show()
+    return window, state
+
+
+def open_in(app: QApplication, window: MainWindow, state: AppState, path: Path) -> Video:
+    video = ensure_indexed(state.store, add_video(state.store, path))
+    state.refresh_videos()
+    state.open_video(video.id)
+    wait_until(app, lambda: window.player.view.shown_frame == 0, 60)
+    return video
+
+
+def lateness(app: QApplication, folder: Path, seconds: float) -> tuple[float, float, int]:
+    window, state = make_window(folder / "lateness")
+    clip = generate_demo_video(folder / "lateness.avi", seconds=40, size=(320, 240))
+    video = open_in(app, window, state, clip.path)
+    late: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        late.append(max(0.0, (now - last[0]) * 1000 - TICK_MS))
+        last[0] = now
+
+    state.analyse([video.id], stride=8, batch_size=4)
+    wait_until(app, lambda: state.analysing.get(video.id, 0.0) > 0.0, 300)  # model loaded, windows flowing
+    timer = QTimer()
+    timer.setTimerType(QTimer().timerType())
+    timer.timeout.connect(tick)
+    last[0] = time.perf_counter()
+    timer.start(TICK_MS)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and state.jobs.is_running(ANALYSE_JOB):
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    windows = int(state.analysing.get(video.id, 0.0))
+    state.cancel_analysis()
+    wait_until(app, lambda: not state.jobs.is_running(ANALYSE_JOB), 120)
+    window.shutdown()
+    window.close()
+    arr = np.asarray(late[1:] or [0.0])
+    return float(np.percentile(arr, 95)), float(arr.max()), windows
+
+
+def timeline_redraw(app: QApplication, folder: Path) -> float:
+    window, state = make_window(folder / "redraw")
+    frames, classes = 108_000, 8
+    store = state.store
+    names = ["background"] + [f"class{i}" for i in range(1, classes)]
+    for name in names[1:]:
+        store.classes.add(name)
+    state.refresh_classes()
+    ts = np.arange(frames) / 30.0
+    video = store.videos.add(folder / "hour.mp4", "h", 1280, 720, 30.0, frames)
+    video = store.videos.set_index(video.id, frames, ts)
+    rng = np.random.default_rng(0)
+    bounds = np.sort(rng.choice(frames, 1200, replace=False))
+    ids = [c.id for c in state.classes]
+    store.segments.paint(
+        video.id,
+        [
+            NewSegment(ids[int(k) % len(ids)], int(a), int(b))
+            for k, (a, b) in enumerate(zip(bounds[::2], bounds[1::2], strict=True))
+        ],
+    )
+    state.video = video
+    state.video_changed.emit()
+    state.reload_labels()
+    starts = np.arange(0, frames - 16, 8)
+    walk = np.cumsum(rng.normal(0, 0.3, size=(frames, classes)), axis=0)
+    scores = np.exp(np.sin(walk / 20.0) * 3)
+    scores /= scores.sum(axis=1, keepdims=True)
+    state.predictions = VideoPredictions(1, tuple(names), False, starts, scores[starts], scores, True)
+    state.params = {i: PostprocessParams(smoothing=15) for i in range(classes)}
+    state.recompute_events()
+    app.processEvents()
+    times: list[float] = []
+    ranges = [
+        (0, frames),
+        (50_000, 60_000),
+        (52_000, 53_000),
+        (52_400, 52_460),
+        (0, frames),
+        (80_000, 110_000),
+    ]
+    for k in range(30):
+        lo, hi = ranges[k % len(ranges)]
+        shift = (k // len(ranges)) * 500
+        t0 = time.perf_counter()
+        window.timeline.set_visible_range(lo + shift, hi + shift)
+        app.processEvents()  # the range change has scheduled the repaint: this runs it
+        times.append((time.perf_counter() - t0) * 1000)
+    window.shutdown()
+    window.close()
+    return float(np.median(times))
+
+
+def seek(app: QApplication, folder: Path, count: int) -> float:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise SystemExit("ffmpeg is needed for the seek benchmark")
+    path = folder / "seek720.mp4"
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=30",
+         "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-bf", "2", "-pix_fmt", "yuv420p", str(path)],
+        check=True,
+    )  # fmt: skip
+    window, state = make_window(folder / "seek")
+    video = open_in(app, window, state, path)
+    frames = video.best_frame_count
+    rng = random.Random(0)
+    times: list[float] = []
+    for _ in range(count):
+        target = rng.randrange(frames)
+        t0 = time.perf_counter()
+        state.set_frame(target)
+        wait_until(app, lambda t=target: window.player.view.shown_frame == t, 30)
+        window.player.view.repaint()
+        times.append((time.perf_counter() - t0) * 1000)
+    window.shutdown()
+    window.close()
+    return float(np.median(times))
+
+
+def _log_warning(_parent: object, text: str, details: str = "") -> None:
+    print(f"warning shown: {text}", file=sys.stderr)  # a modal dialog would stall the benchmark
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--analysis-seconds", type=float, default=20.0)
+    parser.add_argument("--seeks", type=int, default=40)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication(sys.argv)
+    errors.show_warning = _log_warning
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        os.environ["XDG_DATA_HOME"] = str(folder / "data")
+        redraw = timeline_redraw(app, folder)
+        seek_ms = seek(app, folder, args.seeks)
+        p95, worst, _ = lateness(app, folder, args.analysis_seconds)
+    result = {
+        "lateness_p95_ms": round(p95, 1),
+        "lateness_max_ms": round(worst, 1),
+        "timeline_redraw_ms": round(redraw, 1),
+        "seek_median_ms": round(seek_ms, 1),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Label edits as undoable range snapshots, plus the segment arithmetic the editor needs.
+
+Segments are stored frame-exclusive and canonical (touching equal segments are one), so what a
+range holds is fully described by the labels of its frames. An edit therefore records what its
+range held before and after, and undo/redo are one ``replace_range`` each, whatever the edit
+was. Everything here is plain Python over the store: the GUI wraps an ``Edit`` in a
+``QUndoCommand`` and nothing more.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from core.errors import StoreError
+from core.store import Store
+from core.store.records import BACKGROUND, NewSegment, Segment, SegmentSource
+
+log = logging.getLogger(__name__)
+
+
+def snapshot(segments: Sequence[Segment], start: int, end: int) -> tuple[NewSegment, ...]:
+    """The labels of ``[start, end)``, clipped to it, as segments ready to write back."""
+    out: list[NewSegment] = []
+    for seg in sorted(segments, key=lambda s: s.start_frame):
+        lo, hi = max(seg.start_frame, start), min(seg.end_frame, end)
+        if lo < hi:
+            out.append(NewSegment(seg.class_id, lo, hi, seg.source))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What one edit changed: the labels of ``[start, end)`` before and after it."""
+
+    text: str
+    video_id: int
+    start: int
+    end: int
+    before: tuple[NewSegment, ...]
+    after: tuple[NewSegment, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def undo(self, store: Store) -> None:
+        store.segments.replace_range(self.video_id, self.start, self.end, self.before)
+
+    def redo(self, store: Store) -> None:
+        store.segments.replace_range(self.video_id, self.start, self.end, self.after)
+
+
+def record_edit(
+    store: Store, text: str, video_id: int, start: int, end: int, action: Callable[[], object]
+) -> Edit:
+    """Run ``action`` (which must only change frames in ``[start, end)``) and record the change."""
+    if end <= start:
+        raise StoreError(f"Nothing to edit: the range {start}–{end} is empty.")
+    before = snapshot(store.segments.list(video_id, start, end), start, end)
+    action()
+    after = snapshot(store.segments.list(video_id, start, end), start, end)
+    return Edit(text, video_id, start, end, before, after)
+
+
+# --- edits ----------------------------------------------------------------------------------
+
+
+def label_range(store: Store, video_id: int, start: int, end: int, class_id: int) -> Edit:
+    """Give ``[start, end)`` one human label, overwriting what was there."""
+    return record_edit(
+        store,
+        "Label frames",
+        video_id,
+        start,
+        end,
+        lambda: store.segments.add(video_id, NewSegment(class_id, start, end, SegmentSource.HUMAN)),
+    )
+
+
+def clear_range(store: Store, video_id: int, start: int, end: int) -> Edit:
+    """Unlabel ``[start, end)``."""
+    return record_edit(
+        store,
+        "Delete label",
+        video_id,
+        start,
+        end,
+        lambda: store.segments.replace_range(video_id, start, end, []),
+    )
+
+
+def change_segment(store: Store, segment: Segment, new_start: int, new_end: int) -> Edit:
+    """Resize or move a segment; frames it leaves become unlabelled, frames it enters are overwritten."""
+    if new_end <= new_start:
+        raise StoreError("A segment must keep at least one frame.")
+    lo, hi = min(segment.start_frame, new_start), max(segment.end_frame, new_end)
+    moved = (new_end - new_start) == (segment.end_frame - segment.start_frame)
+    text = "Move segment" if moved and new_start != segment.start_frame else "Resize segment"
+
+    def action() -> None:
+        store.segments.replace_range(segment.video_id, segment.start_frame, segment.end_frame, [])
+        store.segments.add(segment.video_id, NewSegment(segment.class_id, new_start, new_end, segment.source))
+
+    return record_edit(store, text, segment.video_id, lo, hi, action)
+
+
+def merge_with_next(store: Store, video_id: int, segments: Sequence[Segment], segment: Segment) -> Edit:
+    """Extend ``segment`` over the gap and the next segment, in its own class."""
+    following = [s for s in segments if s.start_frame >= segment.end_frame]
+    if not following:
+        raise StoreError("There is no later segment to merge with.")
+    nxt = min(following, key=lambda s: s.start_frame)
+    start, end = segment.start_frame, nxt.end_frame
+    return record_edit(
+        store,
+        "Merge segments",
+        video_id,
+        start,
+        end,
+        lambda: store.segments.add(video_id, NewSegment(segment.class_id, start, end, segment.source)),
+    )
+
+
+def mark_reviewed(store: Store, video_id: int, start: int, end: int) -> Edit:
+    """Label the unlabelled frames of ``[start, end)`` as background: a human looked and saw nothing."""
+    background = store.classes.by_name(BACKGROUND)
+    if background is None:  # the store creates it; only a damaged database lacks it
+        raise StoreError("The project has no background class; reopen it to recreate it.")
+    return record_edit(
+        store,
+        "Mark reviewed",
+        video_id,
+        start,
+        end,
+        lambda: store.segments.fill_unlabelled(video_id, start, end, background.id),
+    )
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def segment_at(segments: Sequence[Segment], frame: int) -> Segment | None:
+    for seg in segments:
+        if seg.start_frame <= frame < seg.end_frame:
+            return seg
+    return None
+
+
+def split_range(segment: Segment, frame: int) -> tuple[int, int] | None:
+    """The part of ``segment`` from ``frame`` on, if ``frame`` lies strictly inside it.
+
+    Touching equal segments are stored as one, so a split is a selection of the second part:
+    relabelling or deleting it then makes two segments.
+    """
+    if segment.start_frame < frame < segment.end_frame:
+        return frame, segment.end_frame
+    return None
+
+
+def boundaries(segments: Sequence[Segment]) -> list[int]:
+    """Every start and end frame, sorted, without repeats."""
+    return sorted({s.start_frame for s in segments} | {s.end_frame for s in segments})
+
+
+def next_boundary(bounds: Sequence[int], frame: int) -> int | None:
+    i = bisect.bisect_right(bounds, frame)
+    return bounds[i] if i < len(bounds) else None
+
+
+def previous_boundary(bounds: Sequence[int], frame: int) -> int | None:
+    i = bisect.bisect_left(bounds, frame)
+    return bounds[i - 1] if i > 0 else None
+
+
+def labelled_fraction(segments: Sequence[Segment], frame_count: int) -> float:
+    if frame_count <= 0:
+        return 0.0
+    return min(1.0, sum(s.end_frame - s.start_frame for s in segments) / frame_count)

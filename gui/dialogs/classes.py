@@ -1,0 +1,130 @@
+"""Class manager: add, rename, recolour, set the shortcut key, delete (keeping or moving segments)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QInputDialog,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.store.records import BACKGROUND
+from gui.app_state import AppState
+
+
+class ClassesDialog(QDialog):
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.setWindowTitle("Label classes")
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Class", "Colour", "Key"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        buttons = QHBoxLayout()
+        for text, slot in (
+            ("Add…", self.add),
+            ("Rename…", self.rename),
+            ("Colour…", self.recolour),
+            ("Key…", self.set_key),
+            ("Delete…", self.delete),
+        ):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        layout.addWidget(close)
+        state.classes_changed.connect(self.refresh)
+        self.refresh()
+        self.resize(480, 360)
+
+    def refresh(self) -> None:
+        classes = self.state.classes
+        self.table.setRowCount(len(classes))
+        for row, cls in enumerate(classes):
+            name = QTableWidgetItem(cls.name)
+            name.setData(Qt.ItemDataRole.UserRole, cls.id)
+            colour = QTableWidgetItem(cls.color)
+            colour.setBackground(QColor(cls.color))
+            self.table.setItem(row, 0, name)
+            self.table.setItem(row, 1, colour)
+            self.table.setItem(row, 2, QTableWidgetItem(cls.shortcut or ""))
+
+    def selected_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return int(self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole))
+
+    def add(self) -> None:
+        name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
+        if ok and name.strip():
+            self.state.add_class(name)
+
+    def rename(self) -> None:
+        class_id = self.selected_id()
+        cls = None if class_id is None else self.state.class_by_id(class_id)
+        if cls is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename class", "New name:", text=cls.name)
+        if ok and name.strip():
+            self.state.rename_class(cls.id, name)
+
+    def recolour(self) -> None:
+        class_id = self.selected_id()
+        cls = None if class_id is None else self.state.class_by_id(class_id)
+        if cls is None:
+            return
+        colour = QColorDialog.getColor(QColor(cls.color), self, f"Colour of {cls.name}")
+        if colour.isValid():
+            self.state.recolour_class(cls.id, colour.name())
+
+    def set_key(self) -> None:
+        class_id = self.selected_id()
+        cls = None if class_id is None else self.state.class_by_id(class_id)
+        if cls is None:
+            return
+        key, ok = QInputDialog.getText(
+            self, "Class key", f"Key that assigns {cls.name} (empty: none):", text=cls.shortcut or ""
+        )
+        if ok:
+            self.state.set_class_shortcut(cls.id, key.strip() or None)
+
+    def delete(self) -> None:
+        class_id = self.selected_id()
+        cls = None if class_id is None else self.state.class_by_id(class_id)
+        if cls is None or cls.name == BACKGROUND:
+            return
+        others = [c for c in self.state.classes if c.id != cls.id]
+        box = QMessageBox(self)
+        box.setWindowTitle("Delete class")
+        box.setText(f"Delete the class “{cls.name}”? Its segments can go with it or move to another class.")
+        delete_segments = box.addButton("Delete its segments", QMessageBox.ButtonRole.DestructiveRole)
+        move = box.addButton("Move segments to…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is delete_segments:
+            self.state.delete_class(cls.id, None)
+        elif box.clickedButton() is move:
+            names = [c.name for c in others]
+            name, ok = QInputDialog.getItem(self, "Move segments", "Move its segments to:", names, 0, False)
+            if ok:
+                target = next(c for c in others if c.name == name)
+                self.state.delete_class(cls.id, target.id)

@@ -1,0 +1,142 @@
+"""GUI test fixtures: offscreen Qt, settings and data redirected to tmp_path, no thread left behind."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
+
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt, QThread
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from core.store import Store
+from tests.videos import write_mjpeg_avi
+
+TINY_FRAMES = 40
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """platformdirs and QSettings write under tmp_path, never into the user's real folders."""
+    data = tmp_path / "xdg-data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    return data
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test that leaves a QThread running (as napari's fixture does)."""
+    started: list[QThread] = []
+    original = QThread.start
+
+    def start(self: QThread, *args: Any) -> None:
+        started.append(self)
+        original(self, *args)
+
+    monkeypatch.setattr(QThread, "start", start)
+    yield
+    QApplication.processEvents()
+    running = []
+    for thread in started:
+        try:
+            if thread.isRunning():
+                running.append(thread.objectName())
+        except RuntimeError:  # the C++ object is gone: it finished and was deleted
+            continue
+    assert not running, f"threads still running after the test: {running}"
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Message boxes are recorded instead of shown (a modal dialog would block the test)."""
+    shown: list[str] = []
+    monkeypatch.setattr(
+        "gui.dialogs.errors.show_warning", lambda _parent, text, details="": shown.append(text)
+    )
+    return shown
+
+
+@pytest.fixture
+def tiny_video(tmp_path: Path) -> Path:
+    return write_mjpeg_avi(tmp_path / "tiny.avi", TINY_FRAMES, size=(112, 112))
+
+
+@pytest.fixture
+def window(qtbot: Any, store: Store, warnings_shown: list[str]) -> Iterator[Any]:
+    from gui.app_state import AppState
+    from gui.main_window import MainWindow
+
+    state = AppState(store)
+    win = MainWindow(state, QSettings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.shutdown()
+
+
+def open_video(qtbot: Any, win: Any, path: Path) -> None:
+    win.state.add_videos([str(path)])
+    qtbot.waitUntil(lambda: win.state.video is not None and win.player.view.shown_frame == 0, timeout=15000)
+
+
+def mouse(
+    widget: QWidget, kind: str, pos: QPoint, buttons: Qt.MouseButton = Qt.MouseButton.LeftButton
+) -> None:
+    """Send one mouse event with the button state pyqtgraph's drag detection reads."""
+    types = {
+        "press": QMouseEvent.Type.MouseButtonPress,
+        "move": QMouseEvent.Type.MouseMove,
+        "release": QMouseEvent.Type.MouseButtonRelease,
+    }
+    button = Qt.MouseButton.NoButton if kind == "move" else Qt.MouseButton.LeftButton
+    held = Qt.MouseButton.NoButton if kind == "release" else buttons
+    local = QPointF(pos)
+    event = QMouseEvent(
+        types[kind], local, QPointF(widget.mapToGlobal(pos)), button, held, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def drag(widget: QWidget, start: QPoint, end: QPoint, steps: int = 6) -> None:
+    mouse(widget, "press", start)
+    for k in range(1, steps + 1):
+        p = start + (end - start) * (k / steps)
+        mouse(widget, "move", QPoint(round(p.x()), round(p.y())))
+    mouse(widget, "release", end)
+
+
+def click(widget: QWidget, pos: QPoint) -> None:
+    mouse(widget, "press", pos)
+    mouse(widget, "release", pos)
+
+
+def fake_predictions(store: Store, video_id: int, frame_count: int, class_names: tuple[str, ...]) -> int:
+    """A model version and a complete run whose windows say class 1 around frames 16–24, without a network."""
+    from core.spec import DEFAULT_SPEC
+    from core.store.records import ModelState, RunStatus
+    from core.windows import window_starts
+
+    version = store.models.add(
+        "fake", "/nonexistent.safetensors", class_names, DEFAULT_SPEC.to_json(), "t", ModelState.READY
+    )
+    store.models.set_active(version.id)
+    starts = window_starts(frame_count, 16, 4)
+    probs = np.full((len(starts), len(class_names)), 0.05, dtype=np.float32)
+    probs[:, 0] = 0.9
+    hot = (starts >= 8) & (starts <= 16)
+    probs[hot, 0], probs[hot, 1] = 0.05, 0.9
+    run = store.predictions.start_run(video_id, version.id, 4, len(starts))
+    store.predictions.add_windows(run.id, starts, probs)
+    store.predictions.finish(run.id, RunStatus.COMPLETE)
+    return version.id
