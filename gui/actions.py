@@ -22,6 +22,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("add_videos", "File", "Add videos…", ("Ctrl+O",)),
     ActionSpec("add_folder", "File", "Add a folder of videos…", ("Ctrl+Shift+O",)),
     ActionSpec("open_demo", "File", "Open the demo"),
+    ActionSpec("import_labels", "File", "Import labels…", ("Ctrl+I",)),
     ActionSpec("export_video", "File", "Export labels (this video)…", ("Ctrl+E",)),
     ActionSpec("export_project", "File", "Export labels (whole project)…", ("Ctrl+Shift+E",)),
     ActionSpec("quit", "File", "Quit", ("Ctrl+Q",)),

@@ -503,16 +503,19 @@ class AppState(QObject):
     # --- export -------------------------------------------------------------------------------------
 
     def export_labels(self, format_name: str, out: str, whole_project: bool) -> bool:
-        from core.formats import VideoLabels, writer_for
+        from core.formats import VideoLabels, format_for
+        from core.interchange.export import export_labels
 
         def write() -> int:
-            writer = writer_for(format_name)
+            fmt = format_for(format_name)
             if whole_project:
                 videos = self.store.videos.list()
             else:
                 videos = [] if self.video is None else [self.store.videos.get(self.video.id)]
-            items = [VideoLabels(v, tuple(self.store.segments.list(v.id))) for v in videos]
-            writer.write(items, Path(out))
+            items = [VideoLabels.of(v, self.store.segments.list(v.id)) for v in videos]
+            # One-video-per-file formats write a folder named after the chosen file.
+            target = Path(out).with_suffix("") if fmt.per_video and len(items) > 1 else Path(out)
+            export_labels(items, fmt, target)
             return sum(len(i.segments) for i in items)
 
         count = self._guard(write)
@@ -520,6 +523,15 @@ class AppState(QObject):
             return False
         self.message.emit(f"Exported {count} segments to {out}.")
         return True
+
+    def labels_imported(self, summary: str) -> None:
+        """An import changed labels (and maybe classes) outside the undo stack: redraw all, and
+        drop undo history whose snapshots predate the import."""
+        self.undo_stack.clear()
+        self.refresh_classes()
+        self.refresh_videos()
+        self.reload_labels()
+        self.message.emit(summary.capitalize() + ".")
 
     # --- helpers --------------------------------------------------------------------------------
 

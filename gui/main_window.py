@@ -28,6 +28,7 @@ from gui import actions as action_table
 from gui.app_state import AppState
 from gui.dialogs import errors
 from gui.dialogs.classes import ClassesDialog
+from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
 from gui.playback import Playback
 from gui.widgets.analysis_panel import AnalysisPanel
@@ -151,6 +152,7 @@ class MainWindow(QMainWindow):
             "add_videos": self.add_videos,
             "add_folder": self.add_folder,
             "open_demo": lambda: s.open_demo(),
+            "import_labels": self.import_labels,
             "export_video": lambda: self.export(False),
             "export_project": lambda: self.export(True),
             "quit": self.close,
@@ -317,6 +319,17 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(self, "Add every video in a folder")
         if folder:
             self.state.add_videos([folder])
+
+    def import_labels(self) -> ImportDialog | None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Import labels", "", "Labels (*.csv *.tsv *.json *.eaf *.boris *.txt);;All (*)"
+        )
+        if not files:
+            return None
+        dialog = ImportDialog(self.state.store, [Path(f) for f in files], self)
+        if dialog.exec() and dialog.result is not None:
+            self.state.labels_imported(dialog.result.summary())
+        return dialog
 
     def export(self, whole_project: bool) -> None:
         filters = ";;".join(f"{name} (*{w.suffix})" for name, w in WRITERS.items())
