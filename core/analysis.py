@@ -11,11 +11,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from core.device import DeviceChoice
 from core.errors import Cancelled
+from core.feature_cache import FeatureCache, FeatureSink, Layer, model_trunk_hashes
 from core.inference import InferenceOutcome, Progress, WindowBatch, infer_windows
 from core.library import open_reader
 from core.model import C3D_BN, prepare_for_inference
@@ -58,6 +60,11 @@ class LoadedModel:
         self.device = device
         self.model = prepare_for_inference(model, device.device, device.channels_last)
 
+    @cached_property
+    def trunk_hashes(self) -> dict[Layer, str]:
+        """Keys of this model's feature cache entries; its weights never change once loaded."""
+        return model_trunk_hashes(self.model)
+
     @property
     def label(self) -> str:
         suffix = " — UNTRAINED, predictions are meaningless" if self.version.untrained else ""
@@ -74,14 +81,24 @@ def analyse_video(
     cancel: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_batch: Callable[[WindowBatch], None] | None = None,
+    cache_features: bool = True,
 ) -> AnalysisResult:
-    """Run (or resume) the windows of ``video`` not yet in the store; returns what was done."""
+    """Run (or resume) the windows of ``video`` not yet in the store; returns what was done.
+
+    With ``cache_features`` the pool5 and fc7 activations of every window go to the feature
+    cache as a side effect, so the first analysis of a video already prepares fine-tuning; a
+    window counts as done only when both its predictions and its features are stored.
+    """
     began = time.perf_counter()
     cancel = cancel or threading.Event()
     with open_reader(video) as reader:
         total = len(window_starts(max(reader.frame_count, 1), loaded.spec.window, stride))
         run = store.predictions.start_run(video.id, loaded.version.id, stride, total)
         done = store.predictions.done_starts(run.id)
+        sink = None
+        if cache_features:
+            sink = FeatureSink(FeatureCache(store), video, loaded.trunk_hashes, loaded.spec, stride)
+            done &= sink.done_starts()
         outcome = InferenceOutcome()
         rate = 0.0
 
@@ -101,11 +118,14 @@ def analyse_video(
                 stride=stride,
                 batch_size=batch_size,
                 skip_starts=done,
+                want_features=sink is not None,
                 cancel=cancel,
                 on_progress=progress,
                 outcome=outcome,
             ):
                 store.predictions.add_windows(run.id, batch.starts, batch.probs)
+                if sink is not None:
+                    sink.add(batch.starts, batch.pool5, batch.fc7)
                 if on_batch is not None:
                     on_batch(batch)
         except Cancelled:
@@ -116,6 +136,8 @@ def analyse_video(
         frame_count = _record_index(store, video, reader, outcome)
         if status is RunStatus.COMPLETE:
             total = len(window_starts(frame_count, loaded.spec.window, stride))
+        if sink is not None and status is RunStatus.COMPLETE:
+            sink.finish()
         store.predictions.finish(run.id, status, windows_total=total)
     finished = store.predictions.get(run.id)
     return AnalysisResult(

@@ -31,3 +31,7 @@ class InferenceError(AppError):
 
 class Cancelled(AppError):
     """A long task stopped because the user asked it to."""
+
+
+class TrainingError(AppError):
+    """A fine-tuning run cannot start or had to stop without producing a model."""

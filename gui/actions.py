@@ -60,10 +60,15 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("analyse_selected", "Analyse", "Analyse selected videos", ("Ctrl+R",)),
     ActionSpec("analyse_all", "Analyse", "Analyse all videos", ("Ctrl+Shift+R",)),
     ActionSpec("cancel_analysis", "Analyse", "Cancel analysis"),
+    ActionSpec("next_review", "Analyse", "Next to review (most informative place first)", ("N",)),
+    ActionSpec("fine_tune", "Model", "Fine-tune on your labels…", ("Ctrl+T",)),
+    ActionSpec("cancel_training", "Model", "Cancel training"),
+    ActionSpec("import_weights", "Model", "Import weights (checkpoint or Sports-1M port)…"),
+    ActionSpec("clear_cache", "Model", "Clear feature cache"),
     ActionSpec("shortcuts", "Help", "Keyboard shortcuts", ("F1",)),
 )
 
-MENUS = ("File", "Edit", "Play", "View", "Analyse", "Help")
+MENUS = ("File", "Edit", "Play", "View", "Analyse", "Model", "Help")
 
 
 def build_actions(parent: QWidget, slots: dict[str, Callable[[], object]]) -> dict[str, QAction]:

@@ -26,6 +26,7 @@ from core.store.records import LabelClass, ModelVersion, Segment, Video
 from core.timebase import frame_to_seconds, seconds_to_frame
 from gui import jobs
 from gui.commands import UNDO_LIMIT, EditCommand
+from gui.learning_state import LearningState
 from gui.workers import JobContext, Jobs, Worker
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class AppState(QObject):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(250)
         self._reload_timer.timeout.connect(self.reload_predictions)
+        self.learning = LearningState(self)  # fine-tuning, model versions, review queue
 
     # --- project ----------------------------------------------------------------------------
 

@@ -28,13 +28,18 @@ from gui import actions as action_table
 from gui.app_state import AppState
 from gui.dialogs import errors
 from gui.dialogs.classes import ClassesDialog
+from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
+from gui.learning_state import TRAIN_JOB
 from gui.playback import Playback
 from gui.widgets.analysis_panel import AnalysisPanel
+from gui.widgets.models_panel import ModelsPanel
 from gui.widgets.player import Player
 from gui.widgets.postprocess_panel import PostprocessPanel
+from gui.widgets.review_panel import ReviewPanel
 from gui.widgets.timeline import Timeline
+from gui.widgets.training_panel import TrainingPanel
 from gui.widgets.video_list import VideoList
 
 log = logging.getLogger(__name__)
@@ -68,6 +73,9 @@ class MainWindow(QMainWindow):
         self.videos = VideoList(state)
         self.postprocess = PostprocessPanel(state)
         self.analysis = AnalysisPanel(state)
+        self.training = TrainingPanel(state.learning)
+        self.models = ModelsPanel(state.learning)
+        self.review = ReviewPanel(state.learning)
         self.welcome = self._build_welcome()
 
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -86,6 +94,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
         self._dock("Videos", self.videos, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Post-processing", self.postprocess, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        models_dock = self._dock("Model versions", self.models, right)
+        self.tabifyDockWidget(models_dock, self._dock("Review queue", self.review, right))
+        models_dock.raise_()
+        training_dock = self._dock("Training", self.training, right)
+        self.resizeDocks([models_dock, training_dock], [330, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([models_dock, training_dock], [440, 300], Qt.Orientation.Vertical)
 
         self.actions_by_name = action_table.build_actions(self, self._slots())
         self._build_menus()
@@ -190,6 +205,11 @@ class MainWindow(QMainWindow):
             "analyse_selected": lambda: s.analyse(self.videos.selected_ids() or self._current_ids()),
             "analyse_all": lambda: s.analyse([st.video.id for st in s.statuses if not st.missing]),
             "cancel_analysis": s.cancel_analysis,
+            "next_review": s.learning.next_to_review,
+            "fine_tune": self.fine_tune,
+            "cancel_training": s.learning.cancel_training,
+            "import_weights": self.models.import_file,
+            "clear_cache": s.learning.clear_feature_cache,
             "shortcuts": self.show_shortcuts,
         }
 
@@ -285,6 +305,14 @@ class MainWindow(QMainWindow):
         a["analyse_selected"].setEnabled(not analysing and bool(s.statuses))
         a["analyse_all"].setEnabled(not analysing and bool(s.statuses))
         a["cancel_analysis"].setEnabled(analysing)
+        training = s.jobs.is_running(TRAIN_JOB)
+        a["fine_tune"].setEnabled(not training and not analysing)
+        a["cancel_training"].setEnabled(training)
+        a["clear_cache"].setEnabled(not training and not analysing)
+        a["next_review"].setEnabled(has_video)
+        if training:  # analysis would race the run for the same features and the active model
+            a["analyse_selected"].setEnabled(False)
+            a["analyse_all"].setEnabled(False)
         a["open_demo"].setEnabled(not s.jobs.is_running("demo"))
         self.demo_button.setEnabled(not s.jobs.is_running("demo"))
         for name in ("export_video", "accept_visible", "fill_visible", "reviewed", "split", "merge", "go_to"):
@@ -365,6 +393,15 @@ class MainWindow(QMainWindow):
         )
         if ok:
             self.settings.setValue("jump/seconds", seconds)
+
+    def fine_tune(self) -> FineTuneDialog:
+        """Open the Fine-tune dialog (window-modal, not blocking); Start runs it in a worker."""
+        dialog = FineTuneDialog(self.state.learning, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.state.learning.start_training(dialog.config()))
+        dialog.open()
+        self.fine_tune_dialog = dialog
+        return dialog
 
     def show_classes(self) -> None:
         ClassesDialog(self.state, self).exec()

@@ -1,0 +1,110 @@
+"""`train`, `evaluate` and `cache`: the learning loop from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from core.cli.common import find_video, positive, stderr_line
+from core.device import DEVICE_NAMES
+from core.errors import Cancelled
+from core.store import Store
+from core.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="fine-tune on the project's labels: features | last-layers | full")
+    train.add_argument(
+        "--mode", choices=MODES, required=True, help="; ".join(f"{k}: {v}" for k, v in MODE_HELP.items())
+    )
+    train.add_argument("--epochs", type=positive)
+    train.add_argument("--lr", type=float, help="learning rate (default depends on the mode)")
+    train.add_argument("--batch", type=positive, help="examples per step (default depends on the mode)")
+    train.add_argument(
+        "--videos", nargs="+", metavar="VIDEO", help="ids or paths (default: every labelled video)"
+    )
+    train.add_argument("--stride", type=positive, default=8)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", choices=DEVICE_NAMES, default="auto")
+    train.add_argument("--model", type=int, help="model version to start from (default: the active one)")
+    train.set_defaults(handler=train_cmd)
+
+    evaluate = sub.add_parser("evaluate", help="frame and segment metrics of a model against human labels")
+    evaluate.add_argument("--model", type=int, help="model version id (default: the active one)")
+    evaluate.set_defaults(handler=evaluate_cmd)
+
+    cache = sub.add_parser("cache", help="the feature cache: 'cache list' or 'cache clear'")
+    cache.add_argument("action", choices=["list", "clear"])
+    cache.set_defaults(handler=cache_cmd)
+
+
+def _show(p: TrainingProgress) -> None:
+    if p.message:
+        print(f"\n{p.message}", file=sys.stderr)
+    elif p.phase == "train":
+        stderr_line(f"epoch {p.epoch}/{p.epochs} step {p.step}/{p.steps} loss {p.loss:.4f}")
+    elif p.phase == "validate":
+        stderr_line(
+            f"epoch {p.epoch}/{p.epochs} loss {p.loss:.4f} val accuracy {p.val_accuracy:.3f} "
+            f"macro-F1 {p.val_macro_f1:.3f}\n"
+        )
+
+
+def train_cmd(args: argparse.Namespace, store: Store) -> int:
+    from core.training import run_training
+
+    video_ids = None if not args.videos else tuple(find_video(store, ref).id for ref in args.videos)
+    config = TrainConfig(
+        mode=args.mode,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch,
+        stride=args.stride,
+        seed=args.seed,
+        device=args.device,
+        video_ids=video_ids,
+        parent_id=args.model,
+    )
+    cancel = threading.Event()
+    try:
+        result = run_training(store, config, cancel, _show)
+    except (KeyboardInterrupt, Cancelled):
+        cancel.set()
+        print(
+            "\ntraining interrupted; the same command resumes from the last finished epoch", file=sys.stderr
+        )
+        return 130
+    m = result.metrics
+    print(
+        f"model #{result.version.id} {result.version.name}: validation macro-F1 {m['val_macro_f1']:.3f}, "
+        f"accuracy {m['val_accuracy']:.3f}, {m['epochs_run']} epochs"
+        f"{' (stopped early)' if result.stopped_early else ''}, {result.seconds:.1f} s"
+    )
+    if result.rescored_video_ids:
+        print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
+    return 0
+
+
+def evaluate_cmd(args: argparse.Namespace, store: Store) -> int:
+    from core.assessment import evaluate_model
+
+    for line in evaluate_model(store, args.model).lines():
+        print(line)
+    return 0
+
+
+def cache_cmd(args: argparse.Namespace, store: Store) -> int:
+    from core.feature_cache import FeatureCache
+
+    cache = FeatureCache(store)
+    if args.action == "clear":
+        count = cache.clear()
+        print(f"cleared the feature cache ({count} entries)")
+        return 0
+    entries = store.features.list()
+    for e in entries:
+        state = "complete" if e.complete else "partial"
+        print(f"{e.id}\t{e.layer}\t{e.windows} windows\tstride {e.stride}\t{state}\ttrunk {e.trunk_hash}")
+    print(f"{len(entries)} entries, {cache.size_bytes() / 1e6:.1f} MB")
+    return 0

@@ -1,0 +1,82 @@
+"""The bodies of the learning loop's background jobs: plain compositions of ``core`` calls.
+
+Each runs on a worker thread (see ``gui.workers``), reports through ``ctx`` and never touches Qt.
+Training, importing weights and evaluating all load a 78M-parameter network, so none of them
+may run on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.assessment import ModelEvaluation, evaluate_model
+from core.checkpoint import read_meta
+from core.errors import AppError, CheckpointError
+from core.feature_cache import FeatureCache
+from core.store import Store
+from core.store.records import ModelVersion
+from core.training import TrainConfig, TrainingResult, run_training
+from gui.workers import JobContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two versions side by side; an evaluation is None where it could not run (``problems``)."""
+
+    versions: tuple[ModelVersion, ...]
+    evaluations: tuple[ModelEvaluation | None, ...]
+    problems: tuple[str, ...]
+
+
+def train(store: Store, config: TrainConfig, ctx: JobContext) -> TrainingResult:
+    return run_training(store, config, ctx.cancel, ctx.progress)
+
+
+def import_weights(store: Store, path: str, ctx: JobContext) -> ModelVersion:
+    from core.weights_import import import_weights as do_import
+
+    videos = [v for v in store.videos.list() if Path(v.path).exists()]
+    return do_import(store, path, videos, progress=ctx.progress)
+
+
+def export_version(store: Store, version_id: int, target: str) -> Path:
+    """Copy a version's checkpoint (weights with class names and preprocessing) to ``target``.
+
+    The file is checked first, so a missing or damaged checkpoint is reported, not copied.
+    """
+    version = store.models.get(version_id)
+    read_meta(version.checkpoint_path)
+    out = Path(target)
+    if out.suffix != ".safetensors":
+        out = out.with_name(out.name + ".safetensors")
+    try:
+        shutil.copyfile(version.checkpoint_path, out)
+    except OSError as exc:
+        raise CheckpointError(f"Could not write {out}: {exc.strerror or exc}.") from exc
+    return out
+
+
+def compare(store: Store, version_ids: tuple[int, ...], ctx: JobContext) -> Comparison:
+    versions: list[ModelVersion] = []
+    evaluations: list[ModelEvaluation | None] = []
+    problems: list[str] = []
+    for version_id in version_ids:
+        versions.append(store.models.get(version_id))
+        if ctx.cancel.is_set():
+            break
+        try:
+            evaluations.append(evaluate_model(store, version_id))
+            problems.append("")
+        except AppError as exc:  # one version without predictions still shows the other
+            evaluations.append(None)
+            problems.append(str(exc))
+    return Comparison(tuple(versions), tuple(evaluations), tuple(problems))
+
+
+def clear_feature_cache(store: Store) -> int:
+    return FeatureCache(store).clear()

@@ -1,0 +1,287 @@
+"""The learning loop's side of the hub: fine-tuning, model versions, the review queue.
+
+Owned by ``AppState`` (``state.learning``) and talking to the same store; it asks ``core``
+and signals the outcome, while the app-wide signals (``model_changed``,
+``predictions_changed``) still come from ``AppState`` so the timeline, status bar and video
+list follow a new active model without knowing where it came from. Everything that loads a
+network (training, importing, evaluating) runs as a job on a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.errors import AppError
+from core.project_view import VideoStatus
+from core.registry import project_class_names
+from core.review import ReviewItem, review_queue
+from core.spec import DEFAULT_SPEC, InputSpec
+from core.store.records import ModelVersion
+from core.training import TrainConfig, TrainingProgress, TrainingResult, estimate_seconds
+from core.training.dataset import build_training_set
+from gui import learning_jobs
+from gui.workers import Worker
+
+if TYPE_CHECKING:
+    from gui.app_state import AppState
+
+log = logging.getLogger(__name__)
+
+TRAIN_JOB = "training"
+IMPORT_JOB = "import weights"
+EXPORT_JOB = "export model"
+COMPARE_JOB = "evaluation"
+CACHE_JOB = "clear feature cache"
+REVIEW_LIMIT = 50
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What the Fine-tune dialog shows before Start: data size, time, or why it cannot run."""
+
+    windows: int
+    videos: int
+    seconds: float
+    problem: str = ""
+
+
+class LearningState(QObject):
+    training_progress = Signal(object)  # TrainingProgress
+    training_finished = Signal(object)  # TrainingResult, or None when cancelled or failed
+    models_changed = Signal()
+    review_changed = Signal()
+    comparison_ready = Signal(object)  # learning_jobs.Comparison
+    busy_changed = Signal()  # an import/export/evaluation job started or ended
+
+    def __init__(self, state: AppState) -> None:
+        super().__init__(state)
+        self.state = state
+        self.store = state.store
+        self.loss_points: list[tuple[float, float]] = []  # (epoch position, loss)
+        self.f1_points: list[tuple[float, float]] = []  # (epoch, validation macro-F1)
+        self.last_progress: TrainingProgress | None = None
+        self.last_result: TrainingResult | None = None
+        self.review_items: list[ReviewItem] = []
+        self._visited: set[tuple[int, int]] = set()
+        self._device: tuple[str, str] | None = None
+        self._review_timer = QTimer(self)
+        self._review_timer.setSingleShot(True)
+        self._review_timer.setInterval(300)
+        self._review_timer.timeout.connect(self.refresh_review)
+        for signal in (state.predictions_changed, state.labels_changed, state.video_changed):
+            signal.connect(self._review_timer.start)
+        state.model_changed.connect(self.models_changed)
+        state.jobs.changed.connect(self.busy_changed)
+
+    # --- fine-tuning ------------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        return self.state.jobs.is_running(TRAIN_JOB)
+
+    def device(self) -> tuple[str, str]:
+        """(torch device type, label) training would use; asked once, torch is slow to probe."""
+        if self._device is None:
+            from core.device import choose_device
+
+            choice = choose_device()
+            self._device = (choice.device.type, choice.label)
+        return self._device
+
+    def labelled_videos(self) -> list[VideoStatus]:
+        return [s for s in self.state.statuses if s.labelled_pct > 0 and not s.missing]
+
+    def plan(self, config: TrainConfig) -> TrainingPlan:
+        """Labelled windows the run would learn from and its estimated duration here."""
+        active = self.store.models.active()
+        window = InputSpec.from_json(active.input_spec_json).window if active else DEFAULT_SPEC.window
+        try:
+            names = project_class_names(self.store)
+            data = build_training_set(self.store, names, window, config.stride, config.video_ids)
+        except AppError as exc:
+            return TrainingPlan(0, 0, math.nan, str(exc))
+        windows = int(data.counts().sum())
+        seconds = estimate_seconds(config, windows, self.device()[0])
+        return TrainingPlan(windows, len(data.videos), seconds)
+
+    def start_training(self, config: TrainConfig) -> Worker | None:
+        if self.training:
+            self.state.message.emit("A training run is already going.")
+            return None
+        self.loss_points, self.f1_points = [], []
+        self.last_progress, self.last_result = None, None
+
+        def connect(worker: Worker) -> None:
+            worker.progress.connect(self._on_progress)
+            worker.cancelled.connect(self._on_cancelled)
+            worker.failed.connect(lambda *_: self.training_finished.emit(None))
+
+        self.state.message.emit(f"Fine-tuning ({config.mode})…")
+        return self.state.start_job(
+            TRAIN_JOB, lambda ctx: learning_jobs.train(self.store, config, ctx), self._on_trained, connect
+        )
+
+    def cancel_training(self) -> None:
+        self.state.jobs.cancel(TRAIN_JOB)
+
+    def _on_progress(self, item: object) -> None:
+        if not isinstance(item, TrainingProgress):
+            return
+        self.last_progress = item
+        if item.phase == "train" and item.steps > 0 and math.isfinite(item.loss):
+            self.loss_points.append((item.epoch - 1 + item.step / item.steps, item.loss))
+        elif item.phase == "validate" and math.isfinite(item.val_macro_f1):
+            self.f1_points.append((float(item.epoch), item.val_macro_f1))
+        self.training_progress.emit(item)
+
+    def _on_trained(self, result: object) -> None:
+        if not isinstance(result, TrainingResult):
+            return
+        self.last_result = result
+        m = result.metrics
+        self.state.message.emit(
+            f"Model #{result.version.id} trained in {result.seconds:.1f} s: "
+            f"validation macro-F1 {m.get('val_macro_f1', math.nan):.3f}."
+        )
+        self._model_switched()
+        self.training_finished.emit(result)
+
+    def _on_cancelled(self) -> None:
+        self.state.message.emit(
+            "Training cancelled: no model was registered; the same run resumes from its last epoch."
+        )
+        self.training_finished.emit(None)
+
+    # --- model versions ---------------------------------------------------------------------------
+
+    def versions(self) -> list[ModelVersion]:
+        return self._guard(self.store.models.list) or []
+
+    def use_model(self, version_id: int) -> None:
+        """Make a version the active model; the timeline shows its predictions (if it has any)."""
+        if self.training:
+            self.state.message.emit("Wait for the training run to finish before switching models.")
+            return
+        try:
+            self.store.models.set_active(version_id)
+        except AppError as exc:
+            self.state.error.emit(str(exc), "")
+            return
+        self.state.message.emit(f"Model #{version_id} is now the active model.")
+        self._model_switched()
+
+    def export_model(self, version_id: int, target: str) -> None:
+        self.state.start_job(
+            EXPORT_JOB,
+            lambda _ctx: learning_jobs.export_version(self.store, version_id, target),
+            lambda out: self.state.message.emit(f"Model #{version_id} exported to {out}."),
+        )
+
+    def import_weights(self, path: str) -> None:
+        def done(version: object) -> None:
+            if isinstance(version, ModelVersion):
+                self.state.message.emit(
+                    f"Imported model #{version.id} {version.name}; press Use in Model versions to try it."
+                )
+            self.models_changed.emit()
+
+        def connect(worker: Worker) -> None:
+            worker.progress.connect(lambda text: self.state.message.emit(str(text)))
+
+        self.state.message.emit("Importing weights…")
+        self.state.start_job(
+            IMPORT_JOB, lambda ctx: learning_jobs.import_weights(self.store, path, ctx), done, connect
+        )
+
+    def compare(self, version_ids: tuple[int, ...]) -> None:
+        self.state.start_job(
+            COMPARE_JOB,
+            lambda ctx: learning_jobs.compare(self.store, version_ids, ctx),
+            self.comparison_ready.emit,
+        )
+
+    def clear_feature_cache(self) -> None:
+        if self.training:
+            self.state.message.emit("The feature cache is in use by the training run.")
+            return
+        self.state.start_job(
+            CACHE_JOB,
+            lambda _ctx: learning_jobs.clear_feature_cache(self.store),
+            lambda n: self.state.message.emit(f"Cleared the feature cache ({n} entries)."),
+        )
+
+    def _model_switched(self) -> None:
+        self.state.refresh_model()  # model_changed: status bar, panels
+        self.state.reload_predictions()  # predictions_changed: timeline
+        self.state.refresh_videos()  # "analysed with" in the video list
+        self.models_changed.emit()
+        self._review_timer.stop()
+        self.refresh_review()  # the queue ranks the new model's doubts, at once
+
+    # --- review queue -----------------------------------------------------------------------------
+
+    def refresh_review(self) -> None:
+        video = self.state.video
+        if video is None or self.state.predictions is None:
+            self.review_items = []
+        else:
+            self.review_items = self._guard(lambda: review_queue(self.store, video, limit=REVIEW_LIMIT)) or []
+        self.review_changed.emit()
+
+    def next_to_review(self) -> ReviewItem | None:
+        """Go to the most informative place not yet visited (wrapping round at the end)."""
+        self._review_timer.stop()
+        self.refresh_review()
+        if not self.review_items:
+            self.state.message.emit("Nothing to review here: analyse this video first.")
+            return None
+        fresh = [i for i in self.review_items if (i.video_id, i.start_frame) not in self._visited]
+        if not fresh:
+            self._visited.clear()
+            fresh = self.review_items
+        self.go_to(fresh[0])
+        return fresh[0]
+
+    def go_to(self, item: ReviewItem) -> None:
+        """Put the playhead on the window's centre and select the window, ready to relabel."""
+        if self.state.video is None or item.video_id != self.state.video.id:
+            return
+        self._visited.add((item.video_id, item.start_frame))
+        self.state.set_frame(item.centre_frame)
+        self.state.select_range(item.start_frame, item.end_frame)
+        rank = self.review_items.index(item) + 1 if item in self.review_items else 0
+        self.state.message.emit(
+            f"To review {rank}/{len(self.review_items)}: {describe(item, self.class_names())}."
+        )
+
+    def class_names(self) -> tuple[str, ...]:
+        preds = self.state.predictions
+        return preds.class_names if preds is not None else ()
+
+    def _guard(self, call: Callable[[], T]) -> T | None:
+        try:
+            return call()
+        except AppError as exc:
+            log.warning("%s", exc)
+            self.state.error.emit(str(exc), "")
+            return None
+
+
+def describe(item: ReviewItem, names: tuple[str, ...]) -> str:
+    """One line for the review list and the status bar."""
+
+    def name(index: int | None) -> str:
+        return names[index] if index is not None and 0 <= index < len(names) else "?"
+
+    if item.reason == "disagrees":
+        why = f"model says {name(item.predicted)}, you said {name(item.human)}"
+    else:
+        why = f"model unsure (best guess {name(item.predicted)})"
+    return f"frames {item.start_frame}–{item.end_frame}: {why}, score {item.score:.2f}"

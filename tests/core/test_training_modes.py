@@ -1,0 +1,253 @@
+"""Each training mode on a tiny generated video on the CPU, and what every run promises:
+cancel, resume with identical weights, NaN stop, out-of-memory retry, class-list change,
+cache invalidation after a full run, re-scoring without decoding, the CLI.
+
+One project (96 frames, 112×112, analysed once at stride 8: 11 windows) is shared by the
+module, since the analysis is what costs; every run starts from the untrained version
+explicitly and does not activate, so tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from core.analysis import LoadedModel, analyse_video
+from core.demo import DEMO_CLASSES, generate_demo_video, label_prefix
+from core.device import DeviceChoice
+from core.errors import Cancelled, TrainingError
+from core.feature_cache import FeatureCache, feature_key, model_trunk_hashes
+from core.library import add_video
+from core.model import BN_LAYERS
+from core.registry import ensure_active_model, load_version
+from core.review import review_queue
+from core.spec import DEFAULT_SPEC
+from core.store import open_store
+from core.store.records import NewSegment
+from core.training import TrainConfig, TrainingProgress, run_training
+from core.training.heads import HeadTask
+from core.windows import window_starts
+
+pytestmark = pytest.mark.slow
+CPU = DeviceChoice(torch.device("cpu"), None, channels_last=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("learning")
+    demo = generate_demo_video(
+        root / "tiny.avi", seconds=96 / 25, fps=25, size=(112, 112), seed=1,
+        min_event_s=0.6, max_event_s=0.9, min_gap_s=0.5, max_gap_s=0.7,
+    )  # fmt: skip
+    url = f"sqlite:///{root / 'labels.sqlite3'}"
+    store = open_store(url)
+    for name in DEMO_CLASSES:
+        store.classes.add(name)
+    video = add_video(store, demo.path)
+    ids = {c.name: c.id for c in store.classes.list()}
+    store.segments.paint(
+        video.id, [NewSegment(ids[e.class_name], e.start_frame, e.end_frame) for e in label_prefix(demo, 1.0)]
+    )
+    untrained = ensure_active_model(store)
+    model, _ = load_version(store, untrained)
+    analyse_video(store, video, LoadedModel(untrained, model, CPU), stride=8, batch_size=4)
+    yield store, store.videos.get(video.id), untrained, url
+    store.close()
+
+
+def _config(untrained, **kw) -> TrainConfig:  # type: ignore[no-untyped-def]
+    return TrainConfig(parent_id=untrained.id, activate=False, device="cpu", stride=8, **kw)
+
+
+def test_analysis_filled_the_cache_with_both_layers(project) -> None:  # type: ignore[no-untyped-def]
+    store, video, untrained, _ = project
+    model, _ = load_version(store, untrained)
+    hashes = model_trunk_hashes(model)
+    assert hashes["fc7"] == untrained.trunk_hash
+    cache = FeatureCache(store)
+    pool5 = cache.load(feature_key(video, hashes["pool5"], DEFAULT_SPEC, 8, "pool5"))
+    fc7 = cache.load(feature_key(video, hashes["fc7"], DEFAULT_SPEC, 8, "fc7"))
+    assert pool5 is not None and fc7 is not None and pool5.complete and fc7.complete
+    assert pool5.starts.tolist() == fc7.starts.tolist() == window_starts(96, 16, 8).tolist()
+    assert pool5.features.shape == (11, 8192) and fc7.features.shape == (11, 4096)
+    with torch.no_grad():
+        again = model.fc7_from_pool5(torch.from_numpy(pool5.features.astype(np.float32))).numpy()
+    np.testing.assert_allclose(again, fc7.features.astype(np.float32), rtol=0.02, atol=1e-3)
+
+
+def test_features_mode_learns_registers_and_rescores_without_decoding(project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store, video, untrained, _ = project
+
+    def no_decoding(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AssertionError("a video was decoded")
+
+    monkeypatch.setattr("core.video.VideoReader.__init__", no_decoding)
+    result = run_training(store, _config(untrained, mode="features", epochs=15, patience=50))
+    losses = [r.loss for r in result.history]
+    assert losses[-1] < losses[0] * 0.5
+    version = result.version
+    assert version.mode == "features" and version.parent_id == untrained.id
+    assert 0.0 <= version.metrics["val_macro_f1"] <= 1.0
+    assert version.metrics["train_windows"] == 6 and version.metrics["val_windows"] == 1
+    assert version.summary["split"]["kind"] == "time-blocks"
+    assert version.summary["data"]["videos"][0]["id"] == video.id
+    assert version.trunk_hash == untrained.trunk_hash  # the frozen part really stayed frozen
+    assert result.rescored_video_ids == (video.id,)
+    run = store.predictions.latest_run(video.id, version.id)
+    assert run is not None and run.windows_done == 11
+    assert store.models.active().id == untrained.id  # activate=False
+
+
+def test_last_layers_mode_trains_fc6_to_fc8_and_caches_the_new_fc7(project) -> None:  # type: ignore[no-untyped-def]
+    store, video, untrained, _ = project
+    result = run_training(store, _config(untrained, mode="last-layers", epochs=1))
+    version = result.version
+    assert version.mode == "last-layers"
+    assert version.trunk_hash != untrained.trunk_hash  # fc6/fc7 changed, so fc7 features did
+    parent = load_file(untrained.checkpoint_path)
+    child = load_file(version.checkpoint_path)
+    assert torch.equal(parent["conv5b.weight"], child["conv5b.weight"])
+    assert not torch.equal(parent["fc6.weight"], child["fc6.weight"])
+    fc7 = FeatureCache(store).load(feature_key(video, version.trunk_hash, DEFAULT_SPEC, 8, "fc7"))
+    assert fc7 is not None and fc7.complete and len(fc7.starts) == 11
+    assert result.rescored_video_ids == (video.id,)
+
+
+def test_a_new_class_rebuilds_fc8_only(project) -> None:  # type: ignore[no-untyped-def]
+    store, _, untrained, _ = project
+    extra = store.classes.add("extra")
+    try:
+        result = run_training(store, _config(untrained, mode="features", epochs=2))
+    finally:
+        store.classes.remove(extra.id)
+    assert result.version.class_names == (*untrained.class_names, "extra")
+    assert result.version.trunk_hash == untrained.trunk_hash
+    assert load_file(result.version.checkpoint_path)["fc8.weight"].shape[0] == len(untrained.class_names) + 1
+
+
+def test_cancel_stops_within_two_seconds_and_registers_nothing(project) -> None:  # type: ignore[no-untyped-def]
+    store, _, untrained, _ = project
+    before = len(store.models.list())
+    cancel = threading.Event()
+    asked: list[float] = []
+
+    def on_progress(p: TrainingProgress) -> None:
+        if p.phase == "train" and not asked:
+            asked.append(time.perf_counter())
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        run_training(store, _config(untrained, mode="last-layers", epochs=3), cancel, on_progress)
+    assert time.perf_counter() - asked[0] < 2.0
+    assert len(store.models.list()) == before
+
+
+def test_resumed_run_ends_with_the_same_weights(project) -> None:  # type: ignore[no-untyped-def]
+    store, _, untrained, _ = project
+    config = _config(untrained, mode="features", epochs=4, patience=10, seed=3)
+    cancel = threading.Event()
+
+    def stop_after_epoch_2(p: TrainingProgress) -> None:
+        if p.phase == "validate" and p.epoch == 2:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        run_training(store, config, cancel, stop_after_epoch_2)
+    resumed = run_training(store, config)
+    assert resumed.resumed_from_epoch == 2
+    fresh = run_training(store, config)  # the finished run's checkpoint is gone: starts over
+    assert fresh.resumed_from_epoch == 0
+    a, b = load_file(resumed.version.checkpoint_path), load_file(fresh.version.checkpoint_path)
+    assert torch.equal(a["fc8.weight"], b["fc8.weight"]) and torch.equal(a["fc8.bias"], b["fc8.bias"])
+    assert [r.loss for r in resumed.history] == [r.loss for r in fresh.history]
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_previous_model(project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store, _, untrained, _ = project
+    before = len(store.models.list())
+    real = HeadTask.loss
+
+    def poisoned(self, indices, batch_total, rng):  # type: ignore[no-untyped-def]
+        return real(self, indices, batch_total, rng) * float("nan")
+
+    monkeypatch.setattr(HeadTask, "loss", poisoned)
+    with pytest.raises(TrainingError, match="diverged"):
+        run_training(store, _config(untrained, mode="features", epochs=2))
+    assert len(store.models.list()) == before
+    assert store.models.active().id == untrained.id
+
+
+def test_out_of_memory_retries_with_half_the_batch(project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store, _, untrained, _ = project
+    real = HeadTask.loss
+    sizes: list[int] = []
+
+    def small_gpu(self, indices, batch_total, rng):  # type: ignore[no-untyped-def]
+        sizes.append(len(indices))
+        if len(indices) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(self, indices, batch_total, rng)
+
+    monkeypatch.setattr(HeadTask, "loss", small_gpu)
+    result = run_training(store, _config(untrained, mode="features", epochs=1, batch_size=6))
+    assert result.version.mode == "features"
+    assert sizes[:3] == [6, 3, 1]  # 6 → 3 (still too big) → 1
+
+
+def test_full_mode_trains_every_layer_with_frozen_bn_and_leaves_the_cache_stale(project) -> None:  # type: ignore[no-untyped-def]
+    store, video, untrained, _ = project
+    config = TrainConfig(
+        mode="full", epochs=1, batch_size=2, stride=16, parent_id=untrained.id, activate=False, device="cpu"
+    )
+    messages: list[str] = []
+    result = run_training(store, config, on_progress=lambda p: p.message and messages.append(p.message))
+    assert any("slow" in m for m in messages)  # said so before starting on the CPU
+    version = result.version
+    assert version.mode == "full" and version.metrics["train_windows"] == 3  # starts 0, 16, 32
+    parent, child = load_file(untrained.checkpoint_path), load_file(version.checkpoint_path)
+    assert not torch.equal(parent["conv1.weight"], child["conv1.weight"])
+    for bn in BN_LAYERS:  # batches under 8 clips: BN statistics frozen
+        assert torch.equal(parent[f"{bn}.running_mean"], child[f"{bn}.running_mean"])
+    model, _ = load_version(store, version)
+    hashes = model_trunk_hashes(model)
+    cache = FeatureCache(store)
+    assert cache.load(feature_key(video, hashes["pool5"], DEFAULT_SPEC, 8, "pool5")) is None
+    assert result.rescored_video_ids == ()
+
+
+def test_review_queue_puts_disagreements_first(project) -> None:  # type: ignore[no-untyped-def]
+    store, video, untrained, _ = project
+    items = review_queue(store, video, untrained.id, limit=20)
+    assert items, "an untrained model disagrees with the labels somewhere"
+    reasons = [i.reason for i in items]
+    assert reasons == sorted(reasons)  # "disagrees" < "uncertain"
+    starts = sorted(i.start_frame for i in items)
+    assert all(b - a >= 16 for a, b in itertools.pairwise(starts))
+
+
+def test_cli_train_evaluate_and_clear_the_cache(project, capsys) -> None:  # type: ignore[no-untyped-def]
+    from main import main
+
+    store, _, untrained, url = project
+    store.models.set_active(untrained.id)
+    code = main(["--db", url, "train", "--mode", "features", "--epochs", "3", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "validation macro-F1" in out and "re-scored 1 video" in out
+    code = main(["--db", url, "evaluate"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "macro-F1" in out and "mAP@0.5:0.95" in out and "segment F1" in out
+    assert main(["--db", url, "cache", "clear"]) == 0
+    assert "cleared the feature cache" in capsys.readouterr().out
+    assert store.features.list() == []
+    store.models.set_active(untrained.id)
+    assert main(["--db", url, "evaluate", "--model", "999"]) != 0
+    err = capsys.readouterr().err
+    assert "999" in err and len(err.strip().splitlines()) == 1  # one line, no traceback
