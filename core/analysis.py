@@ -99,6 +99,11 @@ def analyse_video(
         if cache_features:
             sink = FeatureSink(FeatureCache(store), video, loaded.trunk_hashes, loaded.spec, stride)
             done &= sink.done_starts()
+        if video.indexed and _covers(done, video, loaded, stride):
+            store.predictions.finish(run.id, RunStatus.COMPLETE)
+            return _result(
+                store, video, run.id, RunStatus.COMPLETE, video.best_frame_count, False, 0.0, began
+            )
         outcome = InferenceOutcome()
         rate = 0.0
 
@@ -139,15 +144,33 @@ def analyse_video(
         if sink is not None and status is RunStatus.COMPLETE:
             sink.finish()
         store.predictions.finish(run.id, status, windows_total=total)
-    finished = store.predictions.get(run.id)
+    return _result(store, video, run.id, status, frame_count, outcome.padded, rate, began)
+
+
+def _covers(done: set[int], video: Video, loaded: LoadedModel, stride: int) -> bool:
+    """Every window of an indexed video is already stored: nothing to decode again."""
+    return set(window_starts(video.best_frame_count, loaded.spec.window, stride).tolist()) <= done
+
+
+def _result(
+    store: Store,
+    video: Video,
+    run_id: int,
+    status: RunStatus,
+    frame_count: int,
+    padded: bool,
+    rate: float,
+    began: float,
+) -> AnalysisResult:
+    finished = store.predictions.get(run_id)
     return AnalysisResult(
         video_id=video.id,
-        run_id=run.id,
+        run_id=run_id,
         status=status,
         windows_done=finished.windows_done,
         windows_total=finished.windows_total,
         frame_count=frame_count,
-        padded=outcome.padded,
+        padded=padded,
         clips_per_s=rate,
         seconds=time.perf_counter() - began,
     )

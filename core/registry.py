@@ -11,6 +11,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.atomic import atomic_write
 from core.checkpoint import CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
 from core.errors import CheckpointError
 from core.model import C3D_BN, new_model, trunk_hash
@@ -73,6 +74,24 @@ def import_checkpoint(store: Store, path: str | Path) -> ModelVersion:
         mode="import",
         summary={"source": str(path), **meta.training},
     )
+
+
+def export_version(store: Store, version_id: int, target: str | Path) -> Path:
+    """Copy a version's checkpoint (weights, class names, preprocessing) to ``target``, atomically.
+
+    The file is validated first, so a missing or damaged checkpoint is reported, not copied.
+    """
+    version = store.models.get(version_id)
+    read_meta(version.checkpoint_path)
+    out = Path(target)
+    if out.suffix != ".safetensors":
+        out = out.with_name(out.name + ".safetensors")
+    try:
+        with open(version.checkpoint_path, "rb") as src, atomic_write(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=16 << 20)
+    except OSError as exc:
+        raise CheckpointError(f"Could not write {out}: {exc.strerror or exc}.") from exc
+    return out
 
 
 def register_model(

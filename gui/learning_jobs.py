@@ -8,13 +8,11 @@ may run on the GUI thread.
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.assessment import ModelEvaluation, evaluate_model
-from core.checkpoint import read_meta
-from core.errors import AppError, CheckpointError
+from core.errors import AppError
 from core.feature_cache import FeatureCache
 from core.store import Store
 from core.store.records import ModelVersion
@@ -42,23 +40,6 @@ def import_weights(store: Store, path: str, ctx: JobContext) -> ModelVersion:
 
     videos = [v for v in store.videos.list() if Path(v.path).exists()]
     return do_import(store, path, videos, progress=ctx.progress)
-
-
-def export_version(store: Store, version_id: int, target: str) -> Path:
-    """Copy a version's checkpoint (weights with class names and preprocessing) to ``target``.
-
-    The file is checked first, so a missing or damaged checkpoint is reported, not copied.
-    """
-    version = store.models.get(version_id)
-    read_meta(version.checkpoint_path)
-    out = Path(target)
-    if out.suffix != ".safetensors":
-        out = out.with_name(out.name + ".safetensors")
-    try:
-        shutil.copyfile(version.checkpoint_path, out)
-    except OSError as exc:
-        raise CheckpointError(f"Could not write {out}: {exc.strerror or exc}.") from exc
-    return out
 
 
 def compare(store: Store, version_ids: tuple[int, ...], ctx: JobContext) -> Comparison:

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.errors import AppError
 from core.project_view import VideoStatus
-from core.registry import project_class_names
+from core.registry import export_version, project_class_names
 from core.review import ReviewItem, review_queue
 from core.spec import DEFAULT_SPEC, InputSpec
 from core.store.records import ModelVersion
@@ -180,7 +180,7 @@ class LearningState(QObject):
     def export_model(self, version_id: int, target: str) -> None:
         self.state.start_job(
             EXPORT_JOB,
-            lambda _ctx: learning_jobs.export_version(self.store, version_id, target),
+            lambda _ctx: export_version(self.store, version_id, target),
             lambda out: self.state.message.emit(f"Model #{version_id} exported to {out}."),
         )
 

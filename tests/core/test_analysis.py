@@ -88,3 +88,18 @@ def test_file_that_decodes_partway_gets_windows_up_to_where_frames_end(tmp_path:
     assert starts.tolist() == window_starts(result.frame_count).tolist()
     assert int(starts[-1]) + 16 == result.frame_count  # the last window ends where the frames end
     assert store.videos.get(video.id).frame_count == result.frame_count
+
+
+def test_rerunning_a_complete_analysis_decodes_nothing(tmp_path: Path, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    video = add_video(store, write_mjpeg_avi(tmp_path / "v.avi", 24, size=(112, 112)))
+    loaded = _loaded(store)
+    first = analyse_video(store, video, loaded, stride=8, batch_size=4)
+    assert first.status is RunStatus.COMPLETE
+
+    def no_decoding(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("a complete run was decoded again")
+
+    monkeypatch.setattr("core.analysis.infer_windows", no_decoding)
+    again = analyse_video(store, store.videos.get(video.id), loaded, stride=8, batch_size=4)
+    assert again.status is RunStatus.COMPLETE and again.run_id == first.run_id
+    assert again.windows_done == again.windows_total == 2
