@@ -52,15 +52,7 @@ class SegmentRepository(Repository):
             limit = _video_limit(session, video_id)
             for segment in segments:
                 _validate(session, segment, limit)
-            for segment in segments:
-                painting.write(
-                    session,
-                    video_id,
-                    segment.class_id,
-                    segment.start_frame,
-                    segment.end_frame,
-                    segment.source,
-                )
+            _write_all(session, video_id, segments)
             start = min(s.start_frame for s in segments)
             end = max(s.end_frame for s in segments)
             return _records(session, painting.overlapping(session, video_id, start, end))
@@ -84,15 +76,7 @@ class SegmentRepository(Repository):
                         f"{start}–{end} being replaced."
                     )
             painting.clear_range(session, video_id, start, end)
-            for segment in new:
-                painting.write(
-                    session,
-                    video_id,
-                    segment.class_id,
-                    segment.start_frame,
-                    segment.end_frame,
-                    segment.source,
-                )
+            _write_all(session, video_id, new)
             return _records(session, painting.overlapping(session, video_id, start, end))
 
     def remove(self, segment_id: int) -> None:
@@ -200,4 +184,12 @@ def _validate(session: Session, segment: NewSegment, limit: int | None) -> None:
         raise StoreError(
             f"There is no label class with id {segment.class_id}; it may have been deleted. "
             "Pick another class."
+        )
+
+
+def _write_all(session: Session, video_id: int, segments: Sequence[NewSegment]) -> None:
+    """Paint each segment in order: a later one overwrites an earlier one where they meet."""
+    for segment in segments:
+        painting.write(
+            session, video_id, segment.class_id, segment.start_frame, segment.end_frame, segment.source
         )
