@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,10 +27,11 @@ from core.errors import Cancelled, TrainingError
 from core.evaluation import frame_metrics
 from core.model import C3D_BN
 from core.training.config import EpochRecord, TrainingProgress
+from core.training.state_file import load_state, save_state
 
 log = logging.getLogger(__name__)
 
-_CHECKPOINT = "state.pt"
+_CHECKPOINT = "state.safetensors"
 
 
 class Task(Protocol):
@@ -274,9 +274,7 @@ def _save(
         "best_f1": out.best_f1,
         "history": [[r.epoch, r.loss, r.val_accuracy, r.val_macro_f1] for r in out.history],
     }
-    tmp = run_dir / f".{_CHECKPOINT}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, run_dir / _CHECKPOINT)
+    save_state(run_dir / _CHECKPOINT, state)
 
 
 def _load(run_dir: Path) -> dict[str, Any] | None:
@@ -284,9 +282,8 @@ def _load(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        # weights_only: our own file, but never unpickle arbitrary objects from disk.
-        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        state = load_state(path)
+    except ValueError as exc:
         log.warning("Ignoring an unreadable training checkpoint %s: %s", path, exc)
         return None
     return state
