@@ -21,6 +21,8 @@ class ActionSpec:
 SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("add_videos", "File", "Add videos…", ("Ctrl+O",)),
     ActionSpec("add_folder", "File", "Add a folder of videos…", ("Ctrl+Shift+O",)),
+    ActionSpec("open_project", "File", "Open project…", tip="Open or create a project (.sqlite3 file)"),
+    ActionSpec("open_project_url", "File", "Open project from a database URL…"),
     ActionSpec("open_demo", "File", "Open the demo"),
     ActionSpec("import_labels", "File", "Import labels…", ("Ctrl+I",)),
     ActionSpec("export_video", "File", "Export labels (this video)…", ("Ctrl+E",)),

@@ -42,6 +42,7 @@ def run_app(db_url: str) -> int:
         errors.show_warning(None, str(exc))
         return 2
     _install_excepthook()
+    state: AppState | None = None
     try:
         state = AppState(store)
         window = MainWindow(state)
@@ -50,4 +51,6 @@ def run_app(db_url: str) -> int:
         window.show()
         return int(app.exec())
     finally:
+        if state is not None:
+            state.close_stores()  # projects opened during the session, too
         store.close()

@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from core import editing
 from core.editing import Edit
 from core.errors import AppError
+from core.paths import resolve_db_url
 from core.postprocess import PostprocessParams, PredictedEvent
 from core.predictions import VideoPredictions, events_for, load_predictions
 from core.project_view import VideoStatus, ensure_indexed, video_statuses
-from core.store import Store
-from core.store.records import LabelClass, ModelVersion, Segment, Video
+from core.store import Store, open_store
+from core.store.records import LabelClass, ModelVersion, NewSegment, Segment, Video
 from core.timebase import frame_to_seconds, seconds_to_frame
 from gui import jobs
-from gui.commands import UNDO_LIMIT, EditCommand
+from gui.commands import UNDO_LIMIT, EditCommand, StoreCommand
 from gui.learning_state import LearningState
 from gui.workers import JobContext, Jobs, Worker
 
@@ -55,8 +56,11 @@ class AppState(QObject):
         super().__init__(parent)
         self.store = store
         self.jobs = Jobs(self)
-        self.undo_stack = QUndoStack(self)
-        self.undo_stack.setUndoLimit(UNDO_LIMIT)
+        # One undo stack per project, kept (with its open store) for the session, so switching
+        # projects and back keeps each project's history; the group follows the active one.
+        self.undo_group = QUndoGroup(self)
+        self._projects: dict[str, tuple[Store, QUndoStack]] = {}
+        self.undo_stack = self._project_stack(store)
         self.statuses: list[VideoStatus] = []
         self.analysing: dict[int, float] = {}
         self.video: Video | None = None
@@ -88,6 +92,54 @@ class AppState(QObject):
         first = next((s.video for s in self.statuses if not s.missing), None)
         if first is not None:  # start where work is, not on an empty player
             self.open_video(first.id)
+
+    def open_project(self, location: str) -> bool:
+        """Switch to the store at a SQLAlchemy URL or SQLite path (a new file makes a new project).
+
+        Running jobs are stopped first. The store left behind stays open with its undo stack,
+        so switching back later finds its history intact.
+        """
+        url = resolve_db_url(location)
+        if url == self.store.url:
+            return True
+        self.jobs.shutdown()
+        known = self._projects.get(url)
+        store = known[0] if known is not None else self._guard(lambda: open_store(url))
+        if store is None:
+            return False
+        self.store = store
+        self.undo_stack = self._project_stack(store)
+        self.video, self.segments, self.predictions, self.events = None, [], None, []
+        self.selection, self.selected_event, self.in_point = None, None, None
+        self.analysing.clear()
+        self.params.clear()
+        self.current_class_id, self._class_chosen = None, False
+        self.frame = 0
+        self.video_changed.emit()
+        self.labels_changed.emit()
+        self.predictions_changed.emit()
+        self.selection_changed.emit()
+        self.load()
+        if store.recovered_from is not None:
+            self.message.emit(f"The database could not be read; it was moved to {store.recovered_from}.")
+        else:
+            self.message.emit(f"Opened project {url}.")
+        return True
+
+    def close_stores(self) -> None:
+        """Close every store this session opened (at exit)."""
+        for store, _stack in self._projects.values():
+            store.close()
+
+    def _project_stack(self, store: Store) -> QUndoStack:
+        if store.url not in self._projects:
+            stack = QUndoStack(self.undo_group)
+            stack.setUndoLimit(UNDO_LIMIT)
+            self.undo_group.addStack(stack)
+            self._projects[store.url] = (store, stack)
+        stack = self._projects[store.url][1]
+        self.undo_group.setActiveStack(stack)
+        return stack
 
     def refresh_videos(self) -> None:
         self.statuses = self._guard(lambda: video_statuses(self.store)) or []
@@ -121,7 +173,7 @@ class AppState(QObject):
         worker = self.jobs.start(name, job)
         worker.failed.connect(self.error)
         if on_success is not None:
-            worker.succeeded.connect(on_success)
+            worker.succeeded.connect(self.jobs.on_gui(name, on_success))
         if connect is not None:
             connect(worker)
         self.jobs.launch(name)
@@ -439,7 +491,9 @@ class AppState(QObject):
             worker.batch.connect(self._on_analysis_batch)
             worker.finished.connect(self._on_analysis_finished)
             worker.cancelled.connect(
-                lambda: self.message.emit("Analysis cancelled; finished windows are kept.")
+                self.jobs.on_gui(
+                    ANALYSE_JOB, lambda: self.message.emit("Analysis cancelled; finished windows are kept.")
+                )
             )
 
         self.analysing = dict.fromkeys(video_ids, 0.0)
@@ -476,25 +530,79 @@ class AppState(QObject):
     # --- classes ----------------------------------------------------------------------------------
 
     def add_class(self, name: str, color: str | None = None, shortcut: str | None = None) -> None:
-        self._guard(lambda: self.store.classes.add(name, color, shortcut))
+        store = self.store
+        cls = self._guard(lambda: store.classes.add(name, color, shortcut))
+        if cls is not None:
+            self._push_class_change(
+                f"Add class {cls.name}",
+                lambda: store.classes.remove(cls.id),
+                lambda: store.classes.restore(cls),
+            )
         self.refresh_classes()
 
     def rename_class(self, class_id: int, name: str) -> None:
-        self._guard(lambda: self.store.classes.rename(class_id, name))
-        self._classes_edited()
+        self._change_class(class_id, "Rename class", lambda c, s: s.classes.rename(c.id, name))
 
     def recolour_class(self, class_id: int, color: str) -> None:
-        self._guard(lambda: self.store.classes.update(class_id, color=color))
-        self._classes_edited()
+        self._change_class(class_id, "Recolour class", lambda c, s: s.classes.update(c.id, color=color))
 
     def set_class_shortcut(self, class_id: int, shortcut: str | None) -> None:
-        self._guard(lambda: self.store.classes.update(class_id, shortcut=shortcut))
-        self.refresh_classes()
+        self._change_class(class_id, "Set class key", lambda c, s: s.classes.update(c.id, shortcut=shortcut))
+
+    def _change_class(
+        self, class_id: int, text: str, change: Callable[[LabelClass, Store], LabelClass]
+    ) -> None:
+        """Rename/recolour/re-key: undo writes the old name, colour and key back."""
+        store = self.store
+        old = self._guard(lambda: store.classes.get(class_id))
+        new = None if old is None else self._guard(lambda: change(old, store))
+        if old is not None and new is not None and new != old:
+
+            def put(c: LabelClass) -> None:
+                if store.classes.get(c.id).name != c.name:
+                    store.classes.rename(c.id, c.name)
+                store.classes.update(c.id, color=c.color, shortcut=c.shortcut)
+
+            self._push_class_change(f"{text} {old.name}", lambda: put(old), lambda: put(new))
+        self._classes_edited()
 
     def delete_class(self, class_id: int, reassign_to: int | None) -> None:
-        """Deleting a class rewrites labels outside any range snapshot, so undo history ends here."""
-        self._guard(lambda: self.store.classes.remove(class_id, reassign_to))
-        self.undo_stack.clear()
+        """Undo re-creates the class with its id and puts its segments back, so history survives."""
+        store = self.store
+
+        def delete() -> tuple[LabelClass, dict[int, list[NewSegment]]]:
+            cls = store.classes.get(class_id)
+            owned: dict[int, list[NewSegment]] = {}
+            for video in store.videos.list():
+                segs = [
+                    NewSegment(cls.id, s.start_frame, s.end_frame, s.source)
+                    for s in store.segments.list(video.id)
+                    if s.class_id == cls.id
+                ]
+                if segs:
+                    owned[video.id] = segs
+            store.classes.remove(class_id, reassign_to)
+            return cls, owned
+
+        done = self._guard(delete)
+        if done is not None:
+            cls, owned = done
+
+            def restore() -> None:
+                store.classes.restore(cls)
+                for video_id, segs in owned.items():
+                    store.segments.paint(video_id, segs)
+
+            self._push_class_change(
+                f"Delete class {cls.name}", restore, lambda: store.classes.remove(cls.id, reassign_to)
+            )
+        self._classes_edited()
+        self.refresh_videos()
+
+    def _push_class_change(self, text: str, undo: Callable[[], object], redo: Callable[[], object]) -> None:
+        self.undo_stack.push(StoreCommand(text, undo, redo, self._after_class_undo, self._report))
+
+    def _after_class_undo(self) -> None:
         self._classes_edited()
         self.refresh_videos()
 

@@ -45,3 +45,37 @@ class EditCommand(QUndoCommand):
         except AppError as exc:  # e.g. its class was deleted since: say so instead of failing silently
             self._on_error(f"Could not {self.edit.text.lower()} again: {exc}")
         self._on_change(self.edit.video_id)
+
+
+class StoreCommand(QUndoCommand):
+    """A non-range change (a label class) already made in the store, with how to undo and redo it."""
+
+    def __init__(
+        self,
+        text: str,
+        undo: Callable[[], object],
+        redo: Callable[[], object],
+        on_change: Callable[[], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        super().__init__(text)
+        self._undo, self._redo = undo, redo
+        self._on_change = on_change
+        self._on_error = on_error
+        self._pushed = False
+
+    def redo(self) -> None:
+        if not self._pushed:  # QUndoStack.push calls redo: the change has already happened
+            self._pushed = True
+            return
+        self._apply(self._redo, "redo")
+
+    def undo(self) -> None:
+        self._apply(self._undo, "undo")
+
+    def _apply(self, step: Callable[[], object], verb: str) -> None:
+        try:
+            step()
+        except AppError as exc:
+            self._on_error(f"Could not {verb} “{self.text()}”: {exc}")
+        self._on_change()

@@ -22,6 +22,7 @@ from core.project_view import VideoStatus
 from core.registry import export_version, project_class_names
 from core.review import ReviewItem, review_queue
 from core.spec import DEFAULT_SPEC, InputSpec
+from core.store import Store
 from core.store.records import ModelVersion
 from core.training import TrainConfig, TrainingProgress, TrainingResult, estimate_seconds
 from core.training.dataset import build_training_set
@@ -63,7 +64,6 @@ class LearningState(QObject):
     def __init__(self, state: AppState) -> None:
         super().__init__(state)
         self.state = state
-        self.store = state.store
         self.loss_points: list[tuple[float, float]] = []  # (epoch position, loss)
         self.f1_points: list[tuple[float, float]] = []  # (epoch, validation macro-F1)
         self.last_progress: TrainingProgress | None = None
@@ -79,6 +79,10 @@ class LearningState(QObject):
             signal.connect(self._review_timer.start)
         state.model_changed.connect(self.models_changed)
         state.jobs.changed.connect(self.busy_changed)
+
+    @property
+    def store(self) -> Store:
+        return self.state.store  # follows a project switch
 
     # --- fine-tuning ------------------------------------------------------------------------------
 
@@ -121,7 +125,8 @@ class LearningState(QObject):
         def connect(worker: Worker) -> None:
             worker.progress.connect(self._on_progress)
             worker.cancelled.connect(self._on_cancelled)
-            worker.failed.connect(lambda *_: self.training_finished.emit(None))
+            on_failed = self.state.jobs.on_gui(TRAIN_JOB, lambda *_: self.training_finished.emit(None))
+            worker.failed.connect(on_failed)
 
         self.state.message.emit(f"Fine-tuning ({config.mode})…")
         return self.state.start_job(
@@ -193,7 +198,9 @@ class LearningState(QObject):
             self.models_changed.emit()
 
         def connect(worker: Worker) -> None:
-            worker.progress.connect(lambda text: self.state.message.emit(str(text)))
+            worker.progress.connect(
+                self.state.jobs.on_gui(IMPORT_JOB, lambda text: self.state.message.emit(str(text)))
+            )
 
         self.state.message.emit("Importing weights…")
         self.state.start_job(

@@ -120,8 +120,8 @@ class MainWindow(QMainWindow):
         state.classes_changed.connect(self._on_classes)
         state.selection_changed.connect(self._update_actions)
         state.jobs.changed.connect(self._update_actions)
-        state.undo_stack.canUndoChanged.connect(self._update_actions)
-        state.undo_stack.canRedoChanged.connect(self._update_actions)
+        state.undo_group.canUndoChanged.connect(self._update_actions)
+        state.undo_group.canRedoChanged.connect(self._update_actions)
         self.playback.playing_changed.connect(self._on_playing)
         self.resize(1280, 820)
         state.load()
@@ -166,13 +166,15 @@ class MainWindow(QMainWindow):
         return {
             "add_videos": self.add_videos,
             "add_folder": self.add_folder,
+            "open_project": self.open_project,
+            "open_project_url": self.open_project_url,
             "open_demo": lambda: s.open_demo(),
             "import_labels": self.import_labels,
             "export_video": lambda: self.export(False),
             "export_project": lambda: self.export(True),
             "quit": self.close,
-            "undo": s.undo_stack.undo,
-            "redo": s.undo_stack.redo,
+            "undo": s.undo_group.undo,
+            "redo": s.undo_group.redo,
             "in_point": s.set_in_point,
             "out_point": s.set_out_point,
             "delete": s.delete_selection,
@@ -300,8 +302,8 @@ class MainWindow(QMainWindow):
         a, s = self.actions_by_name, self.state
         has_video = s.video is not None
         analysing = s.jobs.is_running("analysis")
-        a["undo"].setEnabled(s.undo_stack.canUndo())
-        a["redo"].setEnabled(s.undo_stack.canRedo())
+        a["undo"].setEnabled(s.undo_group.canUndo())
+        a["redo"].setEnabled(s.undo_group.canRedo())
         a["analyse_selected"].setEnabled(not analysing and bool(s.statuses))
         a["analyse_all"].setEnabled(not analysing and bool(s.statuses))
         a["cancel_analysis"].setEnabled(analysing)
@@ -342,6 +344,32 @@ class MainWindow(QMainWindow):
         )
         if files:
             self.state.add_videos(files)
+
+    def open_project(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Open or create a project",
+            "",
+            "Projects (*.sqlite3 *.sqlite *.db);;All (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if path:
+            self.switch_project(path)
+
+    def open_project_url(self) -> None:
+        url, ok = QInputDialog.getText(
+            self,
+            "Open project",
+            "SQLAlchemy URL or path, e.g. sqlite:///labels.sqlite3:",
+            text=self.state.store.url,
+        )
+        if ok and url.strip():
+            self.switch_project(url.strip())
+
+    def switch_project(self, location: str) -> None:
+        self.playback.pause()
+        self.state.open_project(location)
+        self._on_video()
 
     def add_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add every video in a folder")

@@ -69,11 +69,32 @@ class Worker(QObject):
             self.finished.emit()
 
 
+class GuiCall(QObject):
+    """Runs a plain Python callable on the GUI thread when a worker's signal fires.
+
+    PySide calls a lambda or closure connected to a signal in the *emitting* thread, so a
+    closure on a worker's signal would run GUI code on the worker thread (seen here: a job's
+    success handler starting the next job from the worker thread, which hung the app). A slot
+    of this object, which lives on the GUI thread, makes Qt queue the call there instead.
+    """
+
+    def __init__(self, fn: Callable[..., object], parent: QObject) -> None:
+        super().__init__(parent)
+        self._fn = fn
+
+    @Slot()
+    @Slot(object)
+    @Slot(str, str)
+    def call(self, *args: object) -> None:
+        self._fn(*args)
+
+
 @dataclass
 class Running:
     name: str
     thread: QThread
     worker: Worker
+    calls: list[GuiCall] = field(default_factory=list)
 
 
 class Jobs(QObject):
@@ -97,10 +118,18 @@ class Jobs(QObject):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.finished.connect(thread.quit)
-        thread.finished.connect(lambda n=name: self._done(n))
         self._running[name] = Running(name, thread, worker)
+        done = self.on_gui(name, lambda n=name, t=thread: self._done(n, t))
+        thread.finished.connect(done)
         self.changed.emit()
         return worker
+
+    def on_gui(self, name: str, fn: Callable[..., object]) -> Callable[..., None]:
+        """A slot that runs ``fn`` on the GUI thread: connect job signals to this, never to a
+        bare lambda or closure (see ``GuiCall``)."""
+        call = GuiCall(fn, self)
+        self._running[name].calls.append(call)
+        return call.call
 
     def launch(self, name: str) -> None:
         """Start the thread of a job created by ``start`` once its signals are connected."""
@@ -111,11 +140,15 @@ class Jobs(QObject):
         if running is not None:
             running.worker.cancel()
 
-    def _done(self, name: str) -> None:
-        running = self._running.pop(name, None)
-        if running is not None:
-            running.worker.deleteLater()
-            running.thread.deleteLater()
+    def _done(self, name: str, thread: QThread | None = None) -> None:
+        running = self._running.get(name)
+        if running is None or (thread is not None and running.thread is not thread):
+            return  # a late "finished" of a job ``shutdown`` already cleared: not the current one
+        del self._running[name]
+        running.worker.deleteLater()
+        running.thread.deleteLater()
+        for call in running.calls:
+            call.deleteLater()
         self.changed.emit()
 
     def shutdown(self, timeout_ms: int = 30000) -> None:

@@ -89,6 +89,28 @@ class ClassRepository(Repository):
             log.info("Added label class %r (id %d)", clean, row.id)
             return to_record(row)
 
+    def restore(self, cls: LabelClass) -> LabelClass:
+        """Re-create a deleted class exactly as it was (same id and position): what undo needs."""
+        clean = _clean_name(cls.name)
+        with self._write(f"restore the label class '{clean}'") as session:
+            if session.get(LabelClassRow, cls.id) is not None:
+                raise StoreError(f"The label class '{clean}' cannot be restored: its id is in use.")
+            _check_name_free(session, clean, None)
+            key = _clean_shortcut(cls.shortcut)
+            _check_shortcut_free(session, key, None)
+            row = LabelClassRow(
+                id=cls.id,
+                name=clean,
+                name_key=name_key(clean),
+                color=_clean_color(cls.color),
+                shortcut=key,
+                position=cls.position,
+            )
+            session.add(row)
+            session.flush()
+            log.info("Restored label class %r (id %d)", clean, row.id)
+            return to_record(row)
+
     def rename(self, class_id: int, name: str) -> LabelClass:
         clean = _clean_name(name)
         with self._write(f"rename a label class to '{clean}'") as session:

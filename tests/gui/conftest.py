@@ -88,6 +88,9 @@ def window(qtbot: Any, store: Store, warnings_shown: list[str]) -> Iterator[Any]
 def open_video(qtbot: Any, win: Any, path: Path) -> None:
     win.state.add_videos([str(path)])
     qtbot.waitUntil(lambda: win.state.video is not None and win.player.view.shown_frame == 0, timeout=15000)
+    # The add job's thread finishes just after its result arrives; a second add before then is
+    # refused as "already running", so let it end before the test goes on.
+    qtbot.waitUntil(lambda: not win.state.jobs.is_running("add videos"), timeout=15000)
 
 
 def mouse(
