@@ -116,3 +116,14 @@ def test_remove_with_reassign_moves_and_joins_segments(store: Store) -> None:
     spans = [(s.class_id, s.start_frame, s.end_frame) for s in store.segments.list(video.id)]
     assert spans == [(run.id, 0, 20), (run.id, 30, 40)]
     assert store.segments.list(video.id)[0].source is SegmentSource.HUMAN
+
+
+def test_restore_brings_a_deleted_class_back_with_its_id_and_place(store) -> None:  # type: ignore[no-untyped-def]
+    walk = store.classes.add("walk", shortcut="w")
+    store.classes.add("run")
+    store.classes.remove(walk.id)
+    back = store.classes.restore(walk)
+    assert back == walk
+    assert [c.name for c in store.classes.list()] == ["background", "walk", "run"]
+    with pytest.raises(StoreError, match="id is in use"):
+        store.classes.restore(walk)
