@@ -15,7 +15,7 @@ from typing import TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
-from core import editing
+from core import class_edits, editing
 from core.editing import Edit
 from core.errors import AppError
 from core.paths import resolve_db_url
@@ -23,7 +23,7 @@ from core.postprocess import PostprocessParams, PredictedEvent
 from core.predictions import VideoPredictions, events_for, load_predictions
 from core.project_view import VideoStatus, ensure_indexed, video_statuses
 from core.store import Store, open_store
-from core.store.records import LabelClass, ModelVersion, NewSegment, Segment, Video
+from core.store.records import LabelClass, ModelVersion, Segment, Video
 from core.timebase import frame_to_seconds, seconds_to_frame
 from gui import jobs
 from gui.commands import UNDO_LIMIT, EditCommand, StoreCommand
@@ -530,77 +530,28 @@ class AppState(QObject):
     # --- classes ----------------------------------------------------------------------------------
 
     def add_class(self, name: str, color: str | None = None, shortcut: str | None = None) -> None:
-        store = self.store
-        cls = self._guard(lambda: store.classes.add(name, color, shortcut))
-        if cls is not None:
-            self._push_class_change(
-                f"Add class {cls.name}",
-                lambda: store.classes.remove(cls.id),
-                lambda: store.classes.restore(cls),
-            )
-        self.refresh_classes()
+        self._class_edit(lambda: class_edits.add_class(self.store, name, color, shortcut))
 
     def rename_class(self, class_id: int, name: str) -> None:
-        self._change_class(class_id, "Rename class", lambda c, s: s.classes.rename(c.id, name))
+        self._class_edit(lambda: class_edits.rename_class(self.store, class_id, name))
 
     def recolour_class(self, class_id: int, color: str) -> None:
-        self._change_class(class_id, "Recolour class", lambda c, s: s.classes.update(c.id, color=color))
+        self._class_edit(lambda: class_edits.recolour_class(self.store, class_id, color))
 
     def set_class_shortcut(self, class_id: int, shortcut: str | None) -> None:
-        self._change_class(class_id, "Set class key", lambda c, s: s.classes.update(c.id, shortcut=shortcut))
-
-    def _change_class(
-        self, class_id: int, text: str, change: Callable[[LabelClass, Store], LabelClass]
-    ) -> None:
-        """Rename/recolour/re-key: undo writes the old name, colour and key back."""
-        store = self.store
-        old = self._guard(lambda: store.classes.get(class_id))
-        new = None if old is None else self._guard(lambda: change(old, store))
-        if old is not None and new is not None and new != old:
-
-            def put(c: LabelClass) -> None:
-                if store.classes.get(c.id).name != c.name:
-                    store.classes.rename(c.id, c.name)
-                store.classes.update(c.id, color=c.color, shortcut=c.shortcut)
-
-            self._push_class_change(f"{text} {old.name}", lambda: put(old), lambda: put(new))
-        self._classes_edited()
+        self._class_edit(lambda: class_edits.set_class_shortcut(self.store, class_id, shortcut))
 
     def delete_class(self, class_id: int, reassign_to: int | None) -> None:
-        """Undo re-creates the class with its id and puts its segments back, so history survives."""
-        store = self.store
+        self._class_edit(lambda: class_edits.delete_class(self.store, class_id, reassign_to))
 
-        def delete() -> tuple[LabelClass, dict[int, list[NewSegment]]]:
-            cls = store.classes.get(class_id)
-            owned: dict[int, list[NewSegment]] = {}
-            for video in store.videos.list():
-                segs = [
-                    NewSegment(cls.id, s.start_frame, s.end_frame, s.source)
-                    for s in store.segments.list(video.id)
-                    if s.class_id == cls.id
-                ]
-                if segs:
-                    owned[video.id] = segs
-            store.classes.remove(class_id, reassign_to)
-            return cls, owned
-
-        done = self._guard(delete)
-        if done is not None:
-            cls, owned = done
-
-            def restore() -> None:
-                store.classes.restore(cls)
-                for video_id, segs in owned.items():
-                    store.segments.paint(video_id, segs)
-
-            self._push_class_change(
-                f"Delete class {cls.name}", restore, lambda: store.classes.remove(cls.id, reassign_to)
+    def _class_edit(self, make: Callable[[], class_edits.ClassChange | None]) -> None:
+        """Core makes the edit and hands back its inverse; the stack keeps it for undo."""
+        change = self._guard(make)
+        if change is not None:
+            self.undo_stack.push(
+                StoreCommand(change.text, change.undo, change.redo, self._after_class_undo, self._report)
             )
-        self._classes_edited()
-        self.refresh_videos()
-
-    def _push_class_change(self, text: str, undo: Callable[[], object], redo: Callable[[], object]) -> None:
-        self.undo_stack.push(StoreCommand(text, undo, redo, self._after_class_undo, self._report))
+        self._after_class_undo()
 
     def _after_class_undo(self) -> None:
         self._classes_edited()
