@@ -26,7 +26,7 @@ from core.store import Store, open_store
 from core.store.records import LabelClass, ModelVersion, Segment, Video
 from core.timebase import frame_to_seconds, seconds_to_frame
 from gui import jobs
-from gui.commands import UNDO_LIMIT, EditCommand, StoreCommand
+from gui.commands import UNDO_LIMIT, StoreCommand, edit_command
 from gui.learning_state import LearningState
 from gui.workers import JobContext, Jobs, Worker
 
@@ -320,7 +320,7 @@ class AppState(QObject):
         if edit is None:
             return False
         if edit.changed:
-            self.undo_stack.push(EditCommand(self.store, edit, self._after_undo, self._report))
+            self.undo_stack.push(edit_command(self.store, edit, self._after_undo, self._report))
         self.reload_labels()
         if select is not None:
             self.select_range(*select)

@@ -1,4 +1,4 @@
-"""Label edits as QUndoCommands: each wraps a ``core.editing.Edit`` range snapshot."""
+"""Undoable changes as QUndoCommands: label-range edits and class edits share one shape."""
 
 from __future__ import annotations
 
@@ -13,42 +13,8 @@ from core.store import Store
 UNDO_LIMIT = 1000
 
 
-class EditCommand(QUndoCommand):
-    """An edit already applied to the store; redo re-applies it, undo restores the range."""
-
-    def __init__(
-        self,
-        store: Store,
-        edit: Edit,
-        on_change: Callable[[int], None],
-        on_error: Callable[[str], None],
-    ) -> None:
-        super().__init__(edit.text)
-        self._store = store
-        self.edit = edit
-        self._on_change = on_change
-        self._on_error = on_error
-        self._pushed = False
-
-    def redo(self) -> None:
-        if not self._pushed:  # QUndoStack.push calls redo: the edit has already happened
-            self._pushed = True
-            return
-        self._apply(self.edit.redo)
-
-    def undo(self) -> None:
-        self._apply(self.edit.undo)
-
-    def _apply(self, step: Callable[[Store], None]) -> None:
-        try:
-            step(self._store)
-        except AppError as exc:  # e.g. its class was deleted since: say so instead of failing silently
-            self._on_error(f"Could not {self.edit.text.lower()} again: {exc}")
-        self._on_change(self.edit.video_id)
-
-
 class StoreCommand(QUndoCommand):
-    """A non-range change (a label class) already made in the store, with how to undo and redo it."""
+    """A change already made in the store, with how to undo and redo it."""
 
     def __init__(
         self,
@@ -76,6 +42,19 @@ class StoreCommand(QUndoCommand):
     def _apply(self, step: Callable[[], object], verb: str) -> None:
         try:
             step()
-        except AppError as exc:
+        except AppError as exc:  # e.g. its class was deleted since: say so instead of failing silently
             self._on_error(f"Could not {verb} “{self.text()}”: {exc}")
         self._on_change()
+
+
+def edit_command(
+    store: Store, edit: Edit, on_change: Callable[[int], None], on_error: Callable[[str], None]
+) -> StoreCommand:
+    """A ``core.editing.Edit`` range snapshot, already applied: redo re-applies, undo restores."""
+    return StoreCommand(
+        edit.text,
+        lambda: edit.undo(store),
+        lambda: edit.redo(store),
+        lambda: on_change(edit.video_id),
+        on_error,
+    )
