@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.analysis import LoadedModel, analyse_video
-from core.demo import generate_demo_video
-from core.device import DeviceChoice, choose_device
-from core.inference import infer_windows
-from core.library import add_video
-from core.model import new_model, prepare_for_inference
-from core.preprocess import clips_to_tensor
-from core.registry import ensure_active_model, load_version
-from core.spec import DEFAULT_SPEC
+from core.analysis.inference import infer_windows
+from core.analysis.run import LoadedModel, analyse_video
+from core.media.demo import generate_demo_video
+from core.media.library import add_video
+from core.media.video import VideoReader
+from core.model.device import DeviceChoice, choose_device
+from core.model.network import new_model, prepare_for_inference
+from core.model.preprocess import clips_to_tensor
+from core.model.registry import ensure_active_model, load_version
+from core.model.spec import DEFAULT_SPEC
 from core.store import open_store
-from core.video import VideoReader
 
 TOLERANCE = 0.02
 

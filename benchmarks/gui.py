@@ -31,11 +31,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from core.demo import generate_demo_video
-from core.library import add_video
-from core.postprocess import PostprocessParams
-from core.predictions import VideoPredictions
-from core.project_view import ensure_indexed
+from core.analysis.postprocess import PostprocessParams
+from core.analysis.predictions import VideoPredictions
+from core.labels.overview import ensure_indexed
+from core.media.demo import generate_demo_video
+from core.media.library import add_video
 from core.store import open_store
 from core.store.records import NewSegment, Video
 from gui.app_state import ANALYSE_JOB, AppState

@@ -21,16 +21,16 @@ import cv2
 import numpy as np
 import torch
 
-from core.analysis import LoadedModel, analyse_video
-from core.demo import generate_demo_video
-from core.device import choose_device, cpu_has_native_bf16
-from core.library import add_video
-from core.model import new_model, prepare_for_inference
-from core.preprocess import clips_to_tensor, prepare_frame
-from core.registry import ensure_active_model, load_version
-from core.spec import DEFAULT_SPEC
+from core.analysis.run import LoadedModel, analyse_video
+from core.analysis.windows import window_starts
+from core.media.demo import generate_demo_video
+from core.media.library import add_video
+from core.model.device import choose_device, cpu_has_native_bf16
+from core.model.network import new_model, prepare_for_inference
+from core.model.preprocess import clips_to_tensor, prepare_frame
+from core.model.registry import ensure_active_model, load_version
+from core.model.spec import DEFAULT_SPEC
 from core.store import open_store
-from core.windows import window_starts
 
 STRIDE = 8
 

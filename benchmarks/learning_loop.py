@@ -29,16 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import torch
 
-from core.analysis import LoadedModel, analyse_video
-from core.demo import DEMO_CLASSES, DemoVideo, generate_demo_video, label_prefix
-from core.device import DeviceChoice
-from core.evaluation import frame_metrics
-from core.library import add_video
-from core.predictions import load_predictions
-from core.registry import ensure_active_model, load_version
+from core.analysis.predictions import load_predictions
+from core.analysis.run import LoadedModel, analyse_video
+from core.learning.evaluation import frame_metrics
+from core.learning.training import TrainConfig, TrainingResult, run_training, warm_up
+from core.media.demo import DEMO_CLASSES, DemoVideo, generate_demo_video, label_prefix
+from core.media.library import add_video
+from core.model.device import DeviceChoice
+from core.model.registry import ensure_active_model, load_version
 from core.store import Store, open_store
 from core.store.records import NewSegment, RunStatus, Video
-from core.training import TrainConfig, TrainingResult, run_training, warm_up
 
 LABELLED_FRACTION = 0.6
 

@@ -15,16 +15,16 @@ from typing import TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
-from core import class_edits, editing
-from core.editing import Edit
+from core.analysis.postprocess import PostprocessParams, PredictedEvent
+from core.analysis.predictions import VideoPredictions, events_for, load_predictions
 from core.errors import AppError
+from core.labels import class_edits, editing
+from core.labels.editing import Edit
+from core.labels.overview import VideoStatus, ensure_indexed, video_statuses
+from core.media.timebase import frame_to_seconds, seconds_to_frame
 from core.paths import resolve_db_url
-from core.postprocess import PostprocessParams, PredictedEvent
-from core.predictions import VideoPredictions, events_for, load_predictions
-from core.project_view import VideoStatus, ensure_indexed, video_statuses
 from core.store import Store, open_store
 from core.store.records import LabelClass, ModelVersion, Segment, Video
-from core.timebase import frame_to_seconds, seconds_to_frame
 from gui import jobs
 from gui.commands import UNDO_LIMIT, StoreCommand, edit_command
 from gui.learning_state import LearningState
@@ -411,7 +411,7 @@ class AppState(QObject):
         end: int,
         fill_unlabelled_only: bool = False,
     ) -> None:
-        from core.accept import accept_events
+        from core.labels.accept import accept_events
 
         video, preds = self.video, self.predictions
         if video is None or preds is None or not events:
@@ -564,8 +564,8 @@ class AppState(QObject):
     # --- export -------------------------------------------------------------------------------------
 
     def export_labels(self, format_name: str, out: str, whole_project: bool) -> bool:
-        from core.formats import VideoLabels, format_for
         from core.interchange.export import export_labels
+        from core.interchange.formats import VideoLabels, format_for
 
         def write() -> int:
             fmt = format_for(format_name)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from PySide6.QtGui import QUndoCommand
 
-from core.editing import Edit
 from core.errors import AppError
+from core.labels.editing import Edit
 from core.store import Store
 
 UNDO_LIMIT = 1000
@@ -50,7 +50,7 @@ class StoreCommand(QUndoCommand):
 def edit_command(
     store: Store, edit: Edit, on_change: Callable[[int], None], on_error: Callable[[str], None]
 ) -> StoreCommand:
-    """A ``core.editing.Edit`` range snapshot, already applied: redo re-applies, undo restores."""
+    """A ``core.labels.editing.Edit`` range snapshot, already applied: redo re-applies, undo restores."""
     return StoreCommand(
         edit.text,
         lambda: edit.undo(store),

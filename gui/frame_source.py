@@ -1,4 +1,4 @@
-"""Frames for the player, decoded on a thread of their own by ``core.video``.
+"""Frames for the player, decoded on a thread of their own by ``core.media.video``.
 
 The GUI asks for a frame number and gets back a ``QImage`` through a signal. Requests
 coalesce: while a frame is being decoded, newer requests replace older ones, so scrubbing
@@ -18,9 +18,9 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from core.errors import AppError
-from core.library import open_reader
+from core.media.library import open_reader
+from core.media.video import VideoReader
 from core.store.records import Video
-from core.video import VideoReader
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import paths
-from core.analysis import AnalysisResult, LoadedModel, analyse_video
+from core.analysis.inference import Progress
+from core.analysis.run import AnalysisResult, LoadedModel, analyse_video
 from core.errors import AppError
-from core.inference import Progress
-from core.library import add_video, expand_video_paths
-from core.project_view import create_demo_project, ensure_indexed
+from core.labels.overview import create_demo_project, ensure_indexed
+from core.media.library import add_video, expand_video_paths
 from core.store import Store
 from core.store.records import Video
 from gui.workers import JobContext
@@ -65,8 +65,8 @@ def open_demo(store: Store, ctx: JobContext, seconds: float = DEMO_SECONDS) -> V
 def analyse(
     store: Store, video_ids: list[int], ctx: JobContext, stride: int, batch_size: int
 ) -> list[AnalysisResult]:
-    from core.device import choose_device
-    from core.registry import ensure_active_model, load_version
+    from core.model.device import choose_device
+    from core.model.registry import ensure_active_model, load_version
 
     version = ensure_active_model(store)
     model, _ = load_version(store, version)

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.assessment import ModelEvaluation, evaluate_model
 from core.errors import AppError
-from core.feature_cache import FeatureCache
+from core.learning.assessment import ModelEvaluation, evaluate_model
+from core.learning.feature_cache import FeatureCache
+from core.learning.training import TrainConfig, TrainingResult, run_training
 from core.store import Store
 from core.store.records import ModelVersion
-from core.training import TrainConfig, TrainingResult, run_training
 from gui.workers import JobContext
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def train(store: Store, config: TrainConfig, ctx: JobContext) -> TrainingResult:
 
 
 def import_weights(store: Store, path: str, ctx: JobContext) -> ModelVersion:
-    from core.weights_import import import_weights as do_import
+    from core.model.weights_import import import_weights as do_import
 
     videos = [v for v in store.videos.list() if Path(v.path).exists()]
     return do_import(store, path, videos, progress=ctx.progress)

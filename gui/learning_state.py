@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.errors import AppError
-from core.project_view import VideoStatus
-from core.registry import export_version, project_class_names
-from core.review import ReviewItem, review_queue
-from core.spec import DEFAULT_SPEC, InputSpec
+from core.labels.overview import VideoStatus
+from core.learning.review import ReviewItem, review_queue
+from core.learning.training import TrainConfig, TrainingProgress, TrainingResult, estimate_seconds
+from core.learning.training.dataset import build_training_set
+from core.model.registry import export_version, project_class_names
+from core.model.spec import DEFAULT_SPEC, InputSpec
 from core.store import Store
 from core.store.records import ModelVersion
-from core.training import TrainConfig, TrainingProgress, TrainingResult, estimate_seconds
-from core.training.dataset import build_training_set
 from gui import learning_jobs
 from gui.workers import Worker
 
@@ -93,7 +93,7 @@ class LearningState(QObject):
     def device(self) -> tuple[str, str]:
         """(torch device type, label) training would use; asked once, torch is slow to probe."""
         if self._device is None:
-            from core.device import choose_device
+            from core.model.device import choose_device
 
             choice = choose_device()
             self._device = (choice.device.type, choice.label)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.formats import WRITERS
+from core.interchange.formats import WRITERS
 from core.store.records import BACKGROUND, LabelClass
 from gui import actions as action_table
 from gui.app_state import AppState

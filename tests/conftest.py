@@ -30,6 +30,6 @@ def store(db_url: str) -> Iterator:
 @pytest.fixture(scope="session")
 def untrained_model():  # type: ignore[no-untyped-def]
     """One seeded 4-class model for the whole run: building 78M parameters costs seconds."""
-    from core.model import new_model
+    from core.model.network import new_model
 
     return new_model(4, seed=0).eval()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.analysis.inference import Progress
 from core.errors import StoreError
-from core.inference import Progress
 from core.store import Store
 from core.store.records import Video
 

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from core.cli.common import find_video
-from core.formats import FORMATS, VideoLabels, format_for
 from core.interchange.export import export_labels
+from core.interchange.formats import FORMATS, VideoLabels, format_for
 from core.store import Store
 
 WINDOW_FORMATS = ("windows-csv", "windows-npz")

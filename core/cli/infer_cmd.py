@@ -7,11 +7,11 @@ import sys
 import threading
 from pathlib import Path
 
-from core.analysis import LoadedModel, analyse_video
+from core.analysis.run import LoadedModel, analyse_video
 from core.cli.common import positive, progress_bar
-from core.device import DEVICE_NAMES, choose_device
-from core.library import add_video, expand_video_paths
-from core.registry import ensure_active_model, import_checkpoint, load_version
+from core.media.library import add_video, expand_video_paths
+from core.model.device import DEVICE_NAMES, choose_device
+from core.model.registry import ensure_active_model, import_checkpoint, load_version
 from core.store import Store
 from core.store.records import ModelVersion
 

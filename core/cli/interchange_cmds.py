@@ -11,9 +11,9 @@ from pathlib import Path
 
 from core.cli.common import find_video
 from core.errors import ImportFormatError, StoreError
-from core.formats import FORMATS, format_for
 from core.interchange import ImportOptions, Overlap, commit_import, plan_import
 from core.interchange.dataset import import_dataset
+from core.interchange.formats import FORMATS, format_for
 from core.store import Store
 
 
@@ -91,8 +91,8 @@ def import_dataset_cmd(args: argparse.Namespace, store: Store) -> int:
 
 
 def accept_cmd(args: argparse.Namespace, store: Store) -> int:
-    from core.accept import accept_events
-    from core.predictions import events_for, load_predictions
+    from core.analysis.predictions import events_for, load_predictions
+    from core.labels.accept import accept_events
 
     if args.all == (args.video is not None):
         raise StoreError("Name one video, or give --all for every video with predictions.")

@@ -7,10 +7,10 @@ import sys
 import threading
 
 from core.cli.common import find_video, positive, stderr_line
-from core.device import DEVICE_NAMES
 from core.errors import Cancelled
+from core.learning.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
+from core.model.device import DEVICE_NAMES
 from core.store import Store
-from core.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def _show(p: TrainingProgress) -> None:
 
 
 def train_cmd(args: argparse.Namespace, store: Store) -> int:
-    from core.training import run_training
+    from core.learning.training import run_training
 
     video_ids = None if not args.videos else tuple(find_video(store, ref).id for ref in args.videos)
     config = TrainConfig(
@@ -87,7 +87,7 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
 
 
 def evaluate_cmd(args: argparse.Namespace, store: Store) -> int:
-    from core.assessment import evaluate_model
+    from core.learning.assessment import evaluate_model
 
     for line in evaluate_model(store, args.model).lines():
         print(line)
@@ -95,7 +95,7 @@ def evaluate_cmd(args: argparse.Namespace, store: Store) -> int:
 
 
 def cache_cmd(args: argparse.Namespace, store: Store) -> int:
-    from core.feature_cache import FeatureCache
+    from core.learning.feature_cache import FeatureCache
 
     cache = FeatureCache(store)
     if args.action == "clear":

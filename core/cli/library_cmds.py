@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.cli.common import find_video, frame_number
 from core.errors import StoreError
-from core.library import add_video, expand_video_paths
+from core.media.library import add_video, expand_video_paths
 from core.store import Store
 from core.store.records import NewSegment, SegmentSource
 

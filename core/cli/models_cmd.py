@@ -6,7 +6,7 @@ import argparse
 
 from core.cli.common import stderr_line
 from core.errors import StoreError
-from core.library import add_video, expand_video_paths
+from core.media.library import add_video, expand_video_paths
 from core.store import Store
 
 
@@ -41,7 +41,7 @@ def models_cmd(args: argparse.Namespace, store: Store) -> int:
 
 
 def import_weights_cmd(args: argparse.Namespace, store: Store) -> int:
-    from core.weights_import import import_weights
+    from core.model.weights_import import import_weights
 
     videos = [add_video(store, p) for p in expand_video_paths(args.calibrate_on)]
     version = import_weights(store, args.file, videos, progress=stderr_line)

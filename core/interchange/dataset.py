@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import AppError, ImportFormatError
-from core.library import VIDEO_SUFFIXES, add_video
+from core.media.library import VIDEO_SUFFIXES, add_video
 from core.store import Store
 from core.store.classes import name_key
 from core.store.imports import ImportedSegment

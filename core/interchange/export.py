@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import ImportFormatError
-from core.formats import SegmentFormat, VideoLabels
+from core.interchange.formats import SegmentFormat, VideoLabels
 
 log = logging.getLogger(__name__)
 

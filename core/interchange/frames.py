@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.formats.base import ParsedSpan
+from core.interchange.formats.base import ParsedSpan
+from core.media.timebase import frame_to_seconds, seconds_to_frame
 from core.store.records import Video
-from core.timebase import frame_to_seconds, seconds_to_frame
 
 TOLERANCE_S = 0.0005
 

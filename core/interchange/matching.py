@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from core.formats.base import VideoRef
+from core.interchange.formats.base import VideoRef
 from core.store.classes import name_key
 from core.store.records import LabelClass, Video
 from core.store.videos import normalize_path

@@ -16,8 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from core.errors import ImportFormatError
-from core.formats import PREDICTED, ParsedSpan, Problem, SegmentFormat, Severity
-from core.formats.base import BadFile
+from core.interchange.formats import PREDICTED, ParsedSpan, Problem, SegmentFormat, Severity
+from core.interchange.formats.base import BadFile
 from core.interchange.frames import span_frames
 from core.interchange.matching import ClassMapper, VideoMatcher
 from core.store import Store

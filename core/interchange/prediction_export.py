@@ -3,7 +3,7 @@
 Window probabilities go out as CSV (one row per window, a column per class) or as one ``.npz``
 for analysis in numpy; predicted events become ``Span``s marked ``predicted`` with their scores,
 so every segment format can write them (ActivityNet as detection results, Label Studio as
-predictions). Reading the store and post-processing is ``core.predictions``'s job, not redone here.
+predictions). Reading the store and post-processing is ``core.analysis.predictions``'s job, not redone here.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.analysis.postprocess import PostprocessParams
+from core.analysis.predictions import VideoPredictions, events_for, load_predictions
 from core.atomic import atomic_write
 from core.errors import StoreError
-from core.formats import PREDICTED, Span, VideoLabels
-from core.formats.base import spreadsheet_safe
-from core.postprocess import PostprocessParams
-from core.predictions import VideoPredictions, events_for, load_predictions
-from core.spec import InputSpec
+from core.interchange.formats import PREDICTED, Span, VideoLabels
+from core.interchange.formats.base import spreadsheet_safe
+from core.model.spec import InputSpec
 from core.store import Store
 from core.store.records import Video
 

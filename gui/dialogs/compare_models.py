@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.assessment import ModelEvaluation
+from core.learning.assessment import ModelEvaluation
 from core.store.records import ModelVersion
 from gui.learning_jobs import Comparison
 from gui.learning_state import LearningState

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.training import MODE_HELP, MODES, TrainConfig, estimate_seconds
-from core.training.config import Mode
+from core.learning.training import MODE_HELP, MODES, TrainConfig, estimate_seconds
+from core.learning.training.config import Mode
 from gui.learning_state import LearningState
 
 

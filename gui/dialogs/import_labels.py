@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import AppError
-from core.formats import FORMATS, format_for
-from core.formats.base import Severity
 from core.interchange import ImportOptions, ImportPlan, ImportResult, Overlap, commit_import, plan_import
+from core.interchange.formats import FORMATS, format_for
+from core.interchange.formats.base import Severity
 from core.store import Store
 
 ERROR_COLOUR = QColor("#b00020")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
-from core.postprocess import PostprocessParams
+from core.analysis.postprocess import PostprocessParams
 from gui.app_state import AppState
 
 

@@ -11,7 +11,7 @@ import math
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from core.training import TrainingProgress, TrainingResult
+from core.learning.training import TrainingProgress, TrainingResult
 from gui.learning_state import LearningState
 
 LOSS_COLOR = "#4da6ff"

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.accept import accept_events
-from core.library import add_video
-from core.postprocess import PostprocessParams, PredictedEvent
-from core.predictions import events_for, load_predictions
+from core.analysis.postprocess import PostprocessParams, PredictedEvent
+from core.analysis.predictions import events_for, load_predictions
+from core.analysis.windows import window_starts
+from core.labels.accept import accept_events
+from core.media.library import add_video
 from core.store.records import ModelState, NewSegment, RunStatus, SegmentSource
-from core.windows import window_starts
 from tests.videos import write_mjpeg_avi
 
 CLASSES = ("background", "flash", "ball")

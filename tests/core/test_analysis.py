@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.analysis import LoadedModel, analyse_video
-from core.device import DeviceChoice
-from core.library import add_video
-from core.registry import ensure_active_model, load_version
+from core.analysis.run import LoadedModel, analyse_video
+from core.analysis.windows import window_starts
+from core.media.library import add_video
+from core.model.device import DeviceChoice
+from core.model.registry import ensure_active_model, load_version
 from core.store.records import RunStatus
-from core.windows import window_starts
 from tests.videos import write_mjpeg_avi
 
 CPU = DeviceChoice(torch.device("cpu"), None, channels_last=True)
@@ -99,7 +99,7 @@ def test_rerunning_a_complete_analysis_decodes_nothing(tmp_path: Path, store, mo
     def no_decoding(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("a complete run was decoded again")
 
-    monkeypatch.setattr("core.analysis.infer_windows", no_decoding)
+    monkeypatch.setattr("core.analysis.run.infer_windows", no_decoding)
     again = analyse_video(store, store.videos.get(video.id), loaded, stride=8, batch_size=4)
     assert again.status is RunStatus.COMPLETE and again.run_id == first.run_id
     assert again.windows_done == again.windows_total == 2

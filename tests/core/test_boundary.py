@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_importing_every_core_module_loads_no_qt() -> None:
     names = [m.name for m in pkgutil.walk_packages(core.__path__, "core.") if ".migrations" not in m.name]
-    assert "core.inference" in names and "core.store.segments" in names
+    assert "core.analysis.inference" in names and "core.store.segments" in names
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}: importlib.import_module(name)\n"

@@ -14,11 +14,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from core import checkpoint
-from core.checkpoint import CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
 from core.errors import CheckpointError
-from core.model import C3D_BN, new_model
-from core.spec import DEFAULT_SPEC, SPORTS1M_SPEC
+from core.model import checkpoint
+from core.model.checkpoint import CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
+from core.model.network import C3D_BN, new_model
+from core.model.spec import DEFAULT_SPEC, SPORTS1M_SPEC
 
 CLASSES = ("walk", "run", "jump")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import class_edits
+from core.labels import class_edits
 from core.store.records import NewSegment, SegmentSource
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.demo import generate_demo_video
+from core.media.demo import generate_demo_video
 from main import main
 
 
@@ -109,9 +109,9 @@ def test_db_env_var_selects_the_store(tmp_path: Path, demo, monkeypatch, capsys)
 def test_import_weights_registers_a_checkpoint_that_infer_can_use(
     tmp_path: Path, demo, db_url: str, capsys
 ) -> None:  # type: ignore[no-untyped-def]
-    from core.checkpoint import CheckpointMeta, save_checkpoint
-    from core.model import new_model
-    from core.spec import DEFAULT_SPEC
+    from core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from core.model.network import new_model
+    from core.model.spec import DEFAULT_SPEC
 
     path = tmp_path / "mine.safetensors"
     meta = CheckpointMeta.create(("background", "flash"), DEFAULT_SPEC, name="mine")

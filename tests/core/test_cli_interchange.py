@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.spec import InputSpec
+from core.model.spec import InputSpec
 from core.store.records import ModelState, RunStatus
 from main import main
 from tests.core.interchange_helpers import CLIP, add_video, label, snapshot

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.demo import (
+from core.errors import Cancelled
+from core.media.demo import (
     BACKGROUND,
     DEMO_CLASSES,
     FLASH_PERIOD,
@@ -19,7 +20,6 @@ from core.demo import (
     generate_demo_video,
     label_prefix,
 )
-from core.errors import Cancelled
 
 FPS = 25
 MIN_GAP_S = 0.4

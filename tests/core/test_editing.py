@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core import editing
 from core.errors import StoreError
-from core.project_view import create_demo_project, video_statuses
+from core.labels import editing
+from core.labels.overview import create_demo_project, video_statuses
 from core.store import Store
 from core.store.records import NewSegment, SegmentSource
 

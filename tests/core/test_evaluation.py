@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.evaluation import (
+from core.learning.evaluation import (
     activitynet_map,
     frame_metrics,
     interpolated_ap,

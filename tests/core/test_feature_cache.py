@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.feature_cache import FeatureCache, FeatureKey, spec_hash
-from core.spec import DEFAULT_SPEC, SPORTS1M_SPEC
+from core.learning.feature_cache import FeatureCache, FeatureKey, spec_hash
+from core.model.spec import DEFAULT_SPEC, SPORTS1M_SPEC
 
 KEY = FeatureKey("fp1:video", "trunk-a", spec_hash(DEFAULT_SPEC), 8, "fc7")
 

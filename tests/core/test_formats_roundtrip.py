@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.formats import FORMATS, Span, VideoLabels
-from core.formats.base import VideoRef
 from core.interchange import ImportOptions, commit_import, plan_import
 from core.interchange.export import export_labels
+from core.interchange.formats import FORMATS, Span, VideoLabels
+from core.interchange.formats.base import VideoRef
 from core.interchange.frames import span_frames
 from core.interchange.matching import VideoMatcher
 from core.store.classes import name_key

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import VideoError
-from core.hashing import CHUNK, content_hash
+from core.media.hashing import CHUNK, content_hash
 from tests import videos
 
 

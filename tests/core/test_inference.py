@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.device import DeviceChoice
+from core.analysis.inference import WindowProducer, infer_windows
+from core.analysis.windows import window_starts
 from core.errors import Cancelled
-from core.inference import WindowProducer, infer_windows
-from core.model import prepare_for_inference
-from core.spec import InputSpec
-from core.video import VideoReader
-from core.windows import window_starts
+from core.media.video import VideoReader
+from core.model.device import DeviceChoice
+from core.model.network import prepare_for_inference
+from core.model.spec import InputSpec
 from tests.videos import read_number, write_mjpeg_avi
 
 IDENTITY_SPEC = InputSpec(resize=(112, 112), crop=None, color_order="RGB")
@@ -110,9 +110,9 @@ def test_bf16_probabilities_stay_within_0_02_of_fp32(tmp_path: Path) -> None:
     """The reduced-precision path must not change what the user sees: max |Δp| ≤ 0.02 on
     decisive (not uniform) probabilities. Real bf16 autocast where the CPU computes bf16
     natively, a faithful fp32 emulation of its rounding elsewhere."""
-    from core.demo import generate_demo_video
-    from core.device import cpu_has_native_bf16
-    from core.model import new_model
+    from core.media.demo import generate_demo_video
+    from core.model.device import cpu_has_native_bf16
+    from core.model.network import new_model
 
     demo = generate_demo_video(tmp_path / "demo.avi", seconds=1.5, fps=25, size=(160, 120), seed=1)
 

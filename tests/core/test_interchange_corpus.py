@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ImportFormatError
-from core.formats import FORMATS
 from core.interchange import ImportOptions, Overlap, commit_import, plan_import
+from core.interchange.formats import FORMATS
 from tests.core.interchange_helpers import add_video, label, snapshot
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

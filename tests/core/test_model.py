@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.model import (
+from core.model.network import (
     C3D_BN,
     ClipOutputs,
     new_model,
@@ -211,13 +211,13 @@ def test_torch_load_only_in_sports1m_and_always_weights_only() -> None:
         if calls or "torch.load(" in source:
             users[rel] = calls
         assert "from torch import load" not in source, rel
-    tree = ast.parse((CORE / "checkpoint.py").read_text(encoding="utf-8"))
+    tree = ast.parse((CORE / "model" / "checkpoint.py").read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {"pickle", "dill", "cloudpickle"} & imported, "checkpoint.py must never unpickle"
-    assert list(users) == ["core/sports1m.py"]
-    assert users["core/sports1m.py"], "core/sports1m.py should load with torch.load"
-    for call in users["core/sports1m.py"]:
+    assert list(users) == ["core/model/sports1m.py"]
+    assert users["core/model/sports1m.py"], "core/sports1m.py should load with torch.load"
+    for call in users["core/model/sports1m.py"]:
         flags = {kw.arg: kw.value for kw in call.keywords}
         value = flags.get("weights_only")
         assert isinstance(value, ast.Constant) and value.value is True, ast.unparse(call)

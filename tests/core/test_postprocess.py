@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from core.postprocess import (
+from core.analysis.postprocess import (
     PostprocessParams,
     events_for_class,
     predicted_events,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.review import rank_windows, uncertainty
-from core.training.dataset import UNLABELLED
+from core.learning.review import rank_windows, uncertainty
+from core.learning.training.dataset import UNLABELLED
 
 
 def test_uncertainty_orders_sure_before_torn() -> None:

@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.errors import CheckpointError
-from core.model import BN_LAYERS, C3D_BN
-from core.spec import SPORTS1M_SPEC
-from core.sports1m import PRETRAINED_KEYS, calibrate_bn, import_sports1m, read_sports1m_state
+from core.model.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from core.model.network import BN_LAYERS, C3D_BN
+from core.model.spec import SPORTS1M_SPEC
+from core.model.sports1m import PRETRAINED_KEYS, calibrate_bn, import_sports1m, read_sports1m_state
 
 CLASSES = ("serve", "rally", "break")
 CONV_SHAPES = {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.errors import StoreError
-from core.spec import DEFAULT_SPEC
+from core.model.spec import DEFAULT_SPEC
 from core.store import Store, open_store
 from core.store.records import ModelState, RunStatus
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from core.errors import StoreError
-from core.spec import DEFAULT_SPEC
+from core.model.spec import DEFAULT_SPEC
 from core.store import Store, open_store
 from core.store.records import ModelState, NewSegment
 

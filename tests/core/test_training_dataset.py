@@ -9,11 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.analysis.windows import window_starts
 from core.errors import TrainingError
+from core.learning.training.dataset import (
+    UNLABELLED,
+    TrainingSet,
+    VideoExamples,
+    class_weights,
+    window_labels,
+)
+from core.learning.training.split import EXCLUDED, TRAIN, VAL, make_split
 from core.store.records import Segment, SegmentSource, Video
-from core.training.dataset import UNLABELLED, TrainingSet, VideoExamples, class_weights, window_labels
-from core.training.split import EXCLUDED, TRAIN, VAL, make_split
-from core.windows import window_starts
 
 NOW = datetime.now(UTC)
 NAMES = ("background", "a", "b")

@@ -18,21 +18,21 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.analysis import LoadedModel, analyse_video
-from core.demo import DEMO_CLASSES, generate_demo_video, label_prefix
-from core.device import DeviceChoice
+from core.analysis.run import LoadedModel, analyse_video
+from core.analysis.windows import window_starts
 from core.errors import Cancelled, TrainingError
-from core.feature_cache import FeatureCache, feature_key, model_trunk_hashes
-from core.library import add_video
-from core.model import BN_LAYERS
-from core.registry import ensure_active_model, load_version
-from core.review import review_queue
-from core.spec import DEFAULT_SPEC
+from core.learning.feature_cache import FeatureCache, feature_key, model_trunk_hashes
+from core.learning.review import review_queue
+from core.learning.training import TrainConfig, TrainingProgress, run_training
+from core.learning.training.heads import HeadTask
+from core.media.demo import DEMO_CLASSES, generate_demo_video, label_prefix
+from core.media.library import add_video
+from core.model.device import DeviceChoice
+from core.model.network import BN_LAYERS
+from core.model.registry import ensure_active_model, load_version
+from core.model.spec import DEFAULT_SPEC
 from core.store import open_store
 from core.store.records import NewSegment
-from core.training import TrainConfig, TrainingProgress, run_training
-from core.training.heads import HeadTask
-from core.windows import window_starts
 
 pytestmark = pytest.mark.slow
 CPU = DeviceChoice(torch.device("cpu"), None, channels_last=True)
@@ -87,7 +87,7 @@ def test_features_mode_learns_registers_and_rescores_without_decoding(project, m
     def no_decoding(*_a, **_k):  # type: ignore[no-untyped-def]
         raise AssertionError("a video was decoded")
 
-    monkeypatch.setattr("core.video.VideoReader.__init__", no_decoding)
+    monkeypatch.setattr("core.media.video.VideoReader.__init__", no_decoding)
     result = run_training(store, _config(untrained, mode="features", epochs=15, patience=50))
     losses = [r.loss for r in result.history]
     assert losses[-1] < losses[0] * 0.5

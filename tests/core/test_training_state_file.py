@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.training.state_file import load_state, save_state
+from core.learning.training.state_file import load_state, save_state
 
 
 def test_optimizer_and_scheduler_state_round_trip(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.video as video_module
+import core.media.video as video_module
 from core.errors import Cancelled, VideoError
-from core.video import VideoIndex, VideoReader
+from core.media.video import VideoIndex, VideoReader
 from tests import videos
 
 SIZE = (160, 120)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.windows import centre_frames, frame_scores, window_starts
+from core.analysis.windows import centre_frames, frame_scores, window_starts
 
 
 @pytest.mark.parametrize(

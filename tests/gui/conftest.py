@@ -126,9 +126,9 @@ def click(widget: QWidget, pos: QPoint) -> None:
 
 def fake_predictions(store: Store, video_id: int, frame_count: int, class_names: tuple[str, ...]) -> int:
     """A model version and a complete run whose windows say class 1 around frames 16–24, without a network."""
-    from core.spec import DEFAULT_SPEC
+    from core.analysis.windows import window_starts
+    from core.model.spec import DEFAULT_SPEC
     from core.store.records import ModelState, RunStatus
-    from core.windows import window_starts
 
     version = store.models.add(
         "fake", "/nonexistent.safetensors", class_names, DEFAULT_SPEC.to_json(), "t", ModelState.READY

@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
 
-from core.registry import ensure_active_model
+from core.model.registry import ensure_active_model
 from core.store import Store
 from core.store.records import NewSegment, RunStatus
 from gui.app_state import ANALYSE_JOB

@@ -1,0 +1,1 @@
+"""Sliding-window inference over videos, its results in the store, and predicted events."""

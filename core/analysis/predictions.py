@@ -1,0 +1,70 @@
+"""A video's predictions as the timeline and the accept/export paths need them.
+
+Window probabilities live in the store; per-frame scores and predicted events are derived on
+demand (cheap, vectorised), so changing post-processing never rewrites anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.analysis.postprocess import PostprocessParams, PredictedEvent, predicted_events
+from core.analysis.windows import frame_scores
+from core.model.spec import InputSpec
+from core.store import Store
+from core.store.records import BACKGROUND, RunStatus, Video
+
+
+@dataclass(frozen=True)
+class VideoPredictions:
+    model_version_id: int
+    class_names: tuple[str, ...]
+    untrained: bool
+    starts: np.ndarray  # int64 (N,)
+    probs: np.ndarray  # float32 (N, C)
+    frame_scores: np.ndarray  # (frame_count, C); NaN where no window has been scored yet
+    complete: bool
+
+    @property
+    def background_index(self) -> int | None:
+        lowered = [name.lower() for name in self.class_names]
+        return lowered.index(BACKGROUND) if BACKGROUND in lowered else None
+
+
+def load_predictions(
+    store: Store, video: Video, model_version_id: int | None = None
+) -> VideoPredictions | None:
+    """The latest run of ``model_version_id`` (default: the active model) on ``video``."""
+    if model_version_id is None:
+        active = store.models.active()
+        if active is None:
+            return None
+        model_version_id = active.id
+    run = store.predictions.latest_run(video.id, model_version_id)
+    if run is None:
+        return None
+    version = store.models.get(model_version_id)
+    starts, probs = store.predictions.windows(run.id)
+    window = InputSpec.from_json(version.input_spec_json).window
+    frame_count = max(video.best_frame_count, int(starts.max()) + 1 if len(starts) else 0)
+    return VideoPredictions(
+        model_version_id=model_version_id,
+        class_names=version.class_names,
+        untrained=version.untrained,
+        starts=starts,
+        probs=probs,
+        frame_scores=frame_scores(starts, probs, frame_count, window),
+        complete=run.status is RunStatus.COMPLETE,
+    )
+
+
+def events_for(
+    preds: VideoPredictions, params: Mapping[int, PostprocessParams] | PostprocessParams | None = None
+) -> list[PredictedEvent]:
+    """Predicted events after post-processing; background is what's left, never an event."""
+    background = preds.background_index
+    skip = frozenset() if background is None else frozenset({background})
+    return predicted_events(preds.frame_scores, params or PostprocessParams(), skip_classes=skip)

@@ -1,0 +1,145 @@
+"""ActivityNet JSON: ground truth (``database``) and detection results (``results``).
+
+Seconds come from each video's own timestamps; each annotation also carries its exact
+``frames``, which evaluation scripts ignore and our importer prefers. Background is the absence
+of an action in ActivityNet, so background segments are not written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.atomic import atomic_write
+from core.interchange.formats.base import PREDICTED, BadFile, ParsedFile, ParsedSpan, VideoLabels, VideoRef
+from core.interchange.formats.numbers import frame_value, seconds_value
+from core.interchange.formats.structured import load_json
+from core.store.records import BACKGROUND
+
+VERSION = "ActivityNet-style 1.3 (C3D Labeller)"
+
+
+class ActivityNetJson:
+    name = "activitynet"
+    suffix = ".json"
+    per_video = False
+
+    def write(self, items: Sequence[VideoLabels], out: Path) -> None:
+        """Predicted spans are written as detection results, labels as ground truth."""
+        predicted = any(s.source == PREDICTED for item in items for s in item.segments)
+        doc = results(items) if predicted else ground_truth(items)
+        with atomic_write(out) as f:
+            json.dump(doc, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+
+    def read(self, path: Path) -> ParsedFile:
+        doc = load_json(path)
+        parsed = ParsedFile(path)
+        if isinstance(doc, dict) and isinstance(doc.get("database"), dict):
+            for key, entry in doc["database"].items():
+                where = f"database[{key!r}]"
+                if not isinstance(entry, dict) or not isinstance(entry.get("annotations", []), list):
+                    parsed.problem(where, "the entry is not an object with a list of annotations")
+                    continue
+                ref = _ref(key, entry.get("path"))
+                for i, ann in enumerate(entry.get("annotations", [])):
+                    _add(parsed, ref, ann, f"{where}.annotations[{i}]")
+        elif isinstance(doc, dict) and isinstance(doc.get("results"), dict):
+            for key, found in doc["results"].items():
+                where = f"results[{key!r}]"
+                if not isinstance(found, list):
+                    parsed.problem(where, "the entry is not a list of detections")
+                    continue
+                for i, ann in enumerate(found):
+                    _add(parsed, _ref(key, None), ann, f"{where}[{i}]")
+        else:
+            raise BadFile(path, "", "this is not ActivityNet JSON (no 'database' or 'results' object)")
+        return parsed
+
+
+def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict[str, Any]:
+    database: dict[str, Any] = {}
+    labels: set[str] = set()
+    for item in items:
+        annotations = []
+        for seg in item.segments:
+            if seg.class_name == BACKGROUND:
+                continue
+            labels.add(seg.class_name)
+            annotations.append(
+                {
+                    "segment": [
+                        round(item.seconds(seg.start_frame), 6),
+                        round(item.seconds(seg.end_frame), 6),
+                    ],
+                    "label": seg.class_name,
+                    "frames": [seg.start_frame, seg.end_frame],
+                }
+            )
+        database[video_key(item, database)] = {
+            "subset": subset,
+            "duration": round(item.duration_s, 6),
+            "fps": item.video.fps,
+            "frames": item.frame_count,
+            "path": item.video.path,
+            "annotations": annotations,
+        }
+    taxonomy = [
+        {"nodeId": i + 1, "nodeName": name, "parentId": 0, "parentName": "Root"}
+        for i, name in enumerate(sorted(labels))
+    ]
+    return {"version": VERSION, "taxonomy": taxonomy, "database": database}
+
+
+def results(items: Sequence[VideoLabels]) -> dict[str, Any]:
+    """The detection-results layout ActivityNet's evaluation reads."""
+    found: dict[str, Any] = {}
+    for item in items:
+        found[video_key(item, found)] = [
+            {
+                "label": seg.class_name,
+                "score": round(float(seg.score if seg.score is not None else 1.0), 6),
+                "segment": [round(item.seconds(seg.start_frame), 6), round(item.seconds(seg.end_frame), 6)],
+                "frames": [seg.start_frame, seg.end_frame],
+            }
+            for seg in item.segments
+            if seg.class_name != BACKGROUND
+        ]
+    return {"version": VERSION, "results": found, "external_data": {"used": False, "details": ""}}
+
+
+def video_key(item: VideoLabels, taken: dict[str, Any]) -> str:
+    """The file's stem, made unique with the video id when two files share a name."""
+    stem = Path(item.video.path).stem
+    return stem if stem not in taken else f"{stem}-{item.video.id}"
+
+
+def _ref(key: str, path: object) -> VideoRef:
+    return VideoRef(path=path if isinstance(path, str) and path else None, name=key)
+
+
+def _add(parsed: ParsedFile, ref: VideoRef, ann: object, where: str) -> None:
+    if not isinstance(ann, dict):
+        parsed.problem(where, "the annotation is not an object")
+        return
+    label, segment, frames = ann.get("label"), ann.get("segment"), ann.get("frames")
+    if not isinstance(label, str):
+        parsed.problem(where, "the annotation has no 'label' text")
+        return
+    try:
+        if isinstance(frames, list) and len(frames) == 2:
+            start_f, end_f = frame_value(frames[0], "frames[0]"), frame_value(frames[1], "frames[1]")
+            parsed.spans.append(ParsedSpan(ref, label, where, start_frame=start_f, end_frame=end_f))
+            return
+        if not isinstance(segment, list) or len(segment) != 2:
+            parsed.problem(where, "the annotation has no 'segment' of two times")
+            return
+        start, end = seconds_value(segment[0], "segment[0]"), seconds_value(segment[1], "segment[1]")
+    except ValueError as exc:
+        parsed.problem(where, str(exc))
+        return
+    score = ann.get("score")
+    score_f = float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
+    parsed.spans.append(ParsedSpan(ref, label, where, start_s=start, end_s=end, score=score_f))

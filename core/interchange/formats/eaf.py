@@ -1,0 +1,153 @@
+"""ELAN's EAF 3.0: one tier per class, shared time slots in milliseconds, alignable annotations.
+
+Elements are written in the order EAF 3.0's schema requires (HEADER, TIME_ORDER, TIER*,
+LINGUISTIC_TYPE, CONSTRAINT*), or ELAN refuses the file. Milliseconds are coarser than frames
+at high frame rates, but every frame start is within half a millisecond of what we write, and
+the importer snaps to the nearest frame. On import an annotation's class is its value, or its
+tier's name when the value is empty, so both ELAN habits (a tier per class, or one tier whose
+values are the classes) import.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from core.atomic import atomic_write
+from core.errors import ImportFormatError
+from core.interchange.formats.base import BadFile, ParsedFile, ParsedSpan, VideoLabels, VideoRef
+from core.interchange.formats.structured import parse_xml
+
+SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+LINGUISTIC_TYPE = "default-lt"
+
+
+class ElanEaf:
+    name = "eaf"
+    suffix = ".eaf"
+    per_video = True
+
+    def write(self, items: Sequence[VideoLabels], out: Path) -> None:
+        """One video per file; the exporter splits a project into one EAF per video."""
+        if len(items) != 1:
+            raise ImportFormatError(
+                "An EAF file holds one video's labels: export several videos to a folder."
+            )
+        root = document(items[0])
+        ET.indent(root, space="  ")
+        with atomic_write(out, "wb") as f:
+            f.write(ET.tostring(root, encoding="UTF-8", xml_declaration=True))
+            f.write(b"\n")
+
+    def read(self, path: Path) -> ParsedFile:
+        root = parse_xml(path)
+        if root.tag != "ANNOTATION_DOCUMENT":
+            raise BadFile(path, f"<{root.tag}>", "this is not an ELAN file (no ANNOTATION_DOCUMENT)")
+        parsed = ParsedFile(path)
+        header = root.find("HEADER")
+        if header is not None and header.get("TIME_UNITS", "milliseconds") != "milliseconds":
+            raise BadFile(path, "HEADER", f"time units {header.get('TIME_UNITS')!r} are not milliseconds")
+        video = _video(root, path)
+        slots: dict[str, int] = {}
+        for slot in root.iterfind("TIME_ORDER/TIME_SLOT"):
+            value = slot.get("TIME_VALUE")
+            if value is not None and value.strip().isdigit() and len(value.strip()) < 12:
+                slots[slot.get("TIME_SLOT_ID", "")] = int(value)
+        for tier in root.iterfind("TIER"):
+            tier_id = tier.get("TIER_ID", "")
+            for ann in tier.iterfind("ANNOTATION/ALIGNABLE_ANNOTATION"):
+                where = f"TIER {tier_id!r}, ANNOTATION {ann.get('ANNOTATION_ID', '?')}"
+                refs = ann.get("TIME_SLOT_REF1", ""), ann.get("TIME_SLOT_REF2", "")
+                missing = [r for r in refs if r not in slots]
+                if missing:
+                    parsed.problem(where, f"time slot {missing[0]!r} has no time value")
+                    continue
+                value = (ann.findtext("ANNOTATION_VALUE") or "").strip()
+                start, end = (slots[r] / 1000.0 for r in refs)
+                parsed.spans.append(ParsedSpan(video, value or tier_id, where, start_s=start, end_s=end))
+        return parsed
+
+
+def document(item: VideoLabels) -> ET.Element:
+    root = ET.Element(
+        "ANNOTATION_DOCUMENT",
+        {
+            "AUTHOR": "C3D Labeller",
+            "DATE": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            "FORMAT": "3.0",
+            "VERSION": "3.0",
+            "xmlns:xsi": XSI,
+            "xsi:noNamespaceSchemaLocation": SCHEMA,
+        },
+    )
+    header = ET.SubElement(root, "HEADER", {"MEDIA_FILE": "", "TIME_UNITS": "milliseconds"})
+    media = Path(item.video.path)
+    ET.SubElement(
+        header,
+        "MEDIA_DESCRIPTOR",
+        {
+            "MEDIA_URL": media.as_uri() if media.is_absolute() else media.name,
+            "MIME_TYPE": mimetypes.guess_type(media.name)[0] or "video/*",
+            "RELATIVE_MEDIA_URL": f"./{media.name}",
+        },
+    )
+    times = sorted({_ms(item, f) for s in item.segments for f in (s.start_frame, s.end_frame)})
+    slot_id = {ms: f"ts{i + 1}" for i, ms in enumerate(times)}
+    ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(len(item.segments))
+    order = ET.SubElement(root, "TIME_ORDER")
+    for ms in times:
+        ET.SubElement(order, "TIME_SLOT", {"TIME_SLOT_ID": slot_id[ms], "TIME_VALUE": str(ms)})
+    tiers: dict[str, ET.Element] = {}
+    for n, seg in enumerate(item.segments, start=1):
+        tier = tiers.get(seg.class_name)
+        if tier is None:
+            tier = ET.SubElement(
+                root, "TIER", {"LINGUISTIC_TYPE_REF": LINGUISTIC_TYPE, "TIER_ID": seg.class_name}
+            )
+            tiers[seg.class_name] = tier
+        ann = ET.SubElement(ET.SubElement(tier, "ANNOTATION"), "ALIGNABLE_ANNOTATION")
+        ann.set("ANNOTATION_ID", f"a{n}")
+        ann.set("TIME_SLOT_REF1", slot_id[_ms(item, seg.start_frame)])
+        ann.set("TIME_SLOT_REF2", slot_id[_ms(item, seg.end_frame)])
+        ET.SubElement(ann, "ANNOTATION_VALUE").text = seg.class_name
+    ET.SubElement(
+        root,
+        "LINGUISTIC_TYPE",
+        {"GRAPHIC_REFERENCES": "false", "LINGUISTIC_TYPE_ID": LINGUISTIC_TYPE, "TIME_ALIGNABLE": "true"},
+    )
+    for stereotype, text in CONSTRAINTS:
+        ET.SubElement(root, "CONSTRAINT", {"DESCRIPTION": text, "STEREOTYPE": stereotype})
+    return root
+
+
+CONSTRAINTS = (
+    ("Time_Subdivision", "Time subdivision of parent annotation's time interval, no time gaps allowed"),
+    (
+        "Symbolic_Subdivision",
+        "Symbolic subdivision of a parent annotation. Annotations cannot be time-aligned",
+    ),
+    ("Symbolic_Association", "1-1 association with a parent annotation"),
+    ("Included_In", "Time alignable annotations within the parent annotation's time interval, gaps allowed"),
+)
+"""ELAN writes these four into every file; some tools expect them."""
+
+
+def _ms(item: VideoLabels, frame: int) -> int:
+    return round(item.seconds(frame) * 1000)
+
+
+def _video(root: ET.Element, path: Path) -> VideoRef:
+    descriptor = root.find("HEADER/MEDIA_DESCRIPTOR")
+    if descriptor is not None:
+        url = descriptor.get("MEDIA_URL", "")
+        relative = descriptor.get("RELATIVE_MEDIA_URL", "")
+        full = unquote(urlparse(url).path) if url.startswith("file:") else ""
+        name = Path(unquote(relative or url).replace("\\", "/")).name
+        if full or name:
+            return VideoRef(path=full or None, name=name or None)
+    return VideoRef(name=path.stem)

@@ -1,0 +1,142 @@
+"""Label Studio video tasks with ``TimelineLabels`` results (frame ranges).
+
+Label Studio numbers frames from 1 and ends a range on its last frame (inclusive), so our
+half-open ``[s, e)`` becomes ``{"start": s + 1, "end": e}``. Its player guesses frame rates,
+so every task states the video's ``frameRate`` explicitly (bind it with
+``<Video frameRate="$frameRate">``). Labels are written as annotations, model events as
+predictions with their scores; import reads annotations (predictions when a task has none).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.atomic import atomic_write
+from core.interchange.formats.base import PREDICTED, BadFile, ParsedFile, ParsedSpan, VideoLabels, VideoRef
+from core.interchange.formats.numbers import frame_value
+from core.interchange.formats.structured import load_json
+
+FROM_NAME, TO_NAME = "videoLabels", "video"
+
+
+class LabelStudioJson:
+    name = "labelstudio"
+    suffix = ".json"
+    per_video = False
+
+    def write(self, items: Sequence[VideoLabels], out: Path) -> None:
+        tasks = [task(i + 1, item) for i, item in enumerate(items)]
+        with atomic_write(out) as f:
+            json.dump(tasks, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+
+    def read(self, path: Path) -> ParsedFile:
+        doc = load_json(path)
+        if isinstance(doc, dict):
+            doc = [doc]
+        if not isinstance(doc, list):
+            raise BadFile(path, "", "this is not a Label Studio export (expected a list of tasks)")
+        parsed = ParsedFile(path)
+        for t, entry in enumerate(doc):
+            where = f"task[{t}]"
+            data = entry.get("data") if isinstance(entry, dict) else None
+            if not isinstance(data, dict):
+                parsed.problem(where, "the task has no 'data' object")
+                continue
+            ref = _video(data)
+            for key in ("annotations", "predictions"):
+                found = False
+                for a, ann in enumerate(entry.get(key) or []):
+                    if not isinstance(ann, dict) or ann.get("was_cancelled"):
+                        continue
+                    for r, result in enumerate(ann.get("result") or []):
+                        found = True
+                        _add(parsed, ref, result, f"{where}.{key}[{a}].result[{r}]")
+                if found:
+                    break
+        return parsed
+
+
+def task(task_id: int, item: VideoLabels) -> dict[str, Any]:
+    labels = [s for s in item.segments if s.source != PREDICTED]
+    predicted = [s for s in item.segments if s.source == PREDICTED]
+    entry: dict[str, Any] = {
+        "id": task_id,
+        "data": {
+            "video": item.video.path,
+            "frameRate": item.video.fps,
+            "video_hash": item.video.content_hash,
+            "frames": item.frame_count,
+        },
+        "annotations": [],
+        "predictions": [],
+    }
+    if labels or not predicted:
+        entry["annotations"].append({"id": task_id, "was_cancelled": False, "result": _results(labels)})
+    if predicted:
+        scores = [s.score for s in predicted if s.score is not None]
+        entry["predictions"].append(
+            {
+                "model_version": "C3D Labeller",
+                "score": round(sum(scores) / len(scores), 6) if scores else None,
+                "result": _results(predicted),
+            }
+        )
+    return entry
+
+
+def _results(spans: Sequence[Any]) -> list[dict[str, Any]]:
+    results = []
+    for n, seg in enumerate(spans, start=1):
+        result: dict[str, Any] = {
+            "id": f"seg{n}",
+            "type": "timelinelabels",
+            "from_name": FROM_NAME,
+            "to_name": TO_NAME,
+            "origin": "prediction" if seg.source == PREDICTED else "manual",
+            "value": {
+                "ranges": [{"start": seg.start_frame + 1, "end": seg.end_frame}],
+                "timelinelabels": [seg.class_name],
+            },
+        }
+        if seg.score is not None:
+            result["score"] = round(float(seg.score), 6)
+        results.append(result)
+    return results
+
+
+def _video(data: dict[str, Any]) -> VideoRef:
+    video = data.get("video")
+    path = video if isinstance(video, str) else ""
+    local = path if path.startswith("/") or (len(path) > 2 and path[1] == ":") else None
+    name = Path(path.split("?")[0].replace("\\", "/")).name if path else None
+    digest = data.get("video_hash") if isinstance(data.get("video_hash"), str) else None
+    return VideoRef(path=local, content_hash=digest, name=name)
+
+
+def _add(parsed: ParsedFile, ref: VideoRef, result: object, where: str) -> None:
+    if not isinstance(result, dict) or result.get("type", "timelinelabels") != "timelinelabels":
+        return  # other controls (choices, text) carry no frame ranges
+    value = result.get("value")
+    labels = value.get("timelinelabels") if isinstance(value, dict) else None
+    ranges = value.get("ranges") if isinstance(value, dict) else None
+    if not isinstance(labels, list) or not isinstance(ranges, list) or len(labels) != 1:
+        parsed.problem(where, "the result has no single 'timelinelabels' label with 'ranges'")
+        return
+    if not isinstance(labels[0], str):
+        parsed.problem(where, "the label is not text")
+        return
+    for i, frames in enumerate(ranges):
+        rwhere = f"{where}.ranges[{i}]"
+        try:
+            if not isinstance(frames, dict):
+                raise ValueError("the range is not an object with 'start' and 'end'")
+            start = frame_value(frames.get("start"), "start") - 1
+            end = frame_value(frames.get("end"), "end")
+        except ValueError as exc:
+            parsed.problem(rwhere, str(exc))
+            continue
+        parsed.spans.append(ParsedSpan(ref, labels[0], rwhere, start_frame=start, end_frame=end))

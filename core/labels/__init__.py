@@ -1,0 +1,1 @@
+"""The rules of human labels: edits and their inverses, class edits, accepting predictions."""

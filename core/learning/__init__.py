@@ -1,0 +1,1 @@
+"""Learning from corrections: fine-tuning, the feature cache, evaluation and the review queue."""

@@ -1,0 +1,117 @@
+"""The review queue: where a correction teaches the model most.
+
+Two kinds of window deserve a person's eyes first. Where a human label exists and the model
+disagrees with it, either the label is wrong or the model has a blind spot; both are worth
+fixing and go first, most confident mistakes on top. Where nobody has labelled yet, the
+windows the model is least sure of (low top probability, small margin, high entropy) are
+the labels that move it most. Neighbouring windows overlap, so the queue keeps only the
+best window within one window length: ten entries on the same second would waste the
+user's time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from core.analysis.predictions import load_predictions
+from core.learning.training.dataset import UNLABELLED, window_labels
+from core.model.spec import InputSpec
+from core.store import Store
+from core.store.records import Video
+
+log = logging.getLogger(__name__)
+
+Reason = Literal["disagrees", "uncertain"]
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    video_id: int
+    start_frame: int
+    end_frame: int  # exclusive
+    centre_frame: int  # where "Next to review" puts the playhead
+    reason: Reason
+    score: float  # higher first; disagreements score above 1, uncertainty in [0, 1]
+    predicted: int  # class index the model chose
+    human: int | None  # class index a person gave the centre frame, if any
+
+
+def uncertainty(probs: np.ndarray) -> np.ndarray:
+    """Mean of low top probability, small margin and high entropy, each scaled to [0, 1]."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    n_classes = p.shape[1]
+    top2 = -np.sort(-p, axis=1)[:, :2] if n_classes > 1 else np.hstack([p, np.zeros_like(p)])
+    low_max = (1.0 - top2[:, 0]) / (1.0 - 1.0 / max(n_classes, 2))  # 1 when uniform
+    small_margin = 1.0 - (top2[:, 0] - top2[:, 1])
+    entropy = -(p * np.log(p)).sum(axis=1) / np.log(max(n_classes, 2))
+    return np.asarray((low_max + small_margin + entropy) / 3.0)
+
+
+def rank_windows(
+    starts: np.ndarray, probs: np.ndarray, human: np.ndarray, window: int, limit: int = 50
+) -> list[tuple[int, Reason, float, int, int | None]]:
+    """(window index, reason, score, predicted, human) best first, one per window length.
+
+    ``human`` is the class index per window (``UNLABELLED`` where nobody labelled its centre).
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    human = np.asarray(human, dtype=np.int64)
+    if len(starts) == 0:
+        return []
+    predicted = probs.argmax(axis=1)
+    labelled = human != UNLABELLED
+    p_human = np.where(labelled, probs[np.arange(len(starts)), np.maximum(human, 0)], 1.0)
+    disagrees = labelled & (predicted != human)
+    score = np.where(disagrees, 1.0 + (1.0 - p_human), uncertainty(probs))
+    score = np.where(labelled & ~disagrees, -1.0, score)  # agreed with a person: nothing to review
+    order = np.argsort(-score, kind="stable")
+    chosen: list[tuple[int, Reason, float, int, int | None]] = []
+    taken: list[int] = []
+    for i in order:
+        if score[i] < 0 or len(chosen) >= limit:
+            break
+        if any(abs(int(starts[i]) - t) < window for t in taken):
+            continue
+        taken.append(int(starts[i]))
+        reason: Reason = "disagrees" if disagrees[i] else "uncertain"
+        chosen.append(
+            (int(i), reason, float(score[i]), int(predicted[i]), int(human[i]) if labelled[i] else None)
+        )
+    return chosen
+
+
+def review_queue(
+    store: Store, video: Video, model_version_id: int | None = None, limit: int = 50
+) -> list[ReviewItem]:
+    """The video's windows worth reviewing under the latest predictions of a model (default: active)."""
+    preds = load_predictions(store, video, model_version_id)
+    if preds is None or len(preds.starts) == 0:
+        return []
+    version = store.models.get(preds.model_version_id)
+    window = InputSpec.from_json(version.input_spec_json).window
+    index = {name: i for i, name in enumerate(preds.class_names)}
+    human = window_labels(store.segments.list(video.id), preds.starts, window, index)
+    frames = max(video.best_frame_count, 1)
+    items = []
+    for i, reason, score, predicted, human_cls in rank_windows(
+        preds.starts, preds.probs, human, window, limit
+    ):
+        start = int(preds.starts[i])
+        items.append(
+            ReviewItem(
+                video_id=video.id,
+                start_frame=start,
+                end_frame=min(start + window, frames),
+                centre_frame=min(start + window // 2, frames - 1),
+                reason=reason,
+                score=score,
+                predicted=predicted,
+                human=human_cls,
+            )
+        )
+    return items

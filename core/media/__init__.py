@@ -1,0 +1,1 @@
+"""Video files: frame-exact decoding, timestamps, fingerprints, adding videos, the demo clip."""
