@@ -1,13 +1,16 @@
 """Opening the label store: engine, SQLite settings, migrations, recovery from corruption.
 
 The engine and session factory are built once here and shared by every repository; each
-repository call is its own short transaction, so any thread may use the store.
+repository call is its own short transaction unless it runs inside ``store.unit()``, which
+makes everything one action writes a single transaction. Any thread may use the store.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +33,7 @@ from core.store.orm import LabelClassRow, SettingsRow
 from core.store.predictions import PredictionRepository
 from core.store.records import BACKGROUND
 from core.store.segments import SegmentRepository
-from core.store.unit import READ_ONLY_OPTION, explain
+from core.store.unit import READ_ONLY_OPTION, Listener, UnitOfWork, Units, explain, units_for
 from core.store.videos import VideoRepository
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,27 @@ class Store:
     imports: ImportRepository
     recovered_from: Path | None = None
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
+
+    @property
+    def units(self) -> Units:
+        return units_for(self.session_factory)
+
+    @contextmanager
+    def unit(self, action: str = "save the change") -> Iterator[UnitOfWork]:
+        """One transaction for every repository call inside it on this thread (nested units join).
+
+        It commits when the block ends and then tells the listeners what changed; an exception
+        rolls everything back and tells no one. ``action`` completes "Could not …".
+        """
+        with self.units.unit(action) as unit:
+            yield unit
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(changes)`` after each commit (on the committing thread)."""
+        self.units.subscribe(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self.units.unsubscribe(listener)
 
     def close(self) -> None:
         self.engine.dispose()

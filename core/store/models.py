@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
+from core.store.changes import ModelsChanged
 from core.store.orm import ModelVersionRow, SettingsRow
 from core.store.records import ModelState, ModelVersion
 from core.store.unit import Repository
@@ -54,6 +55,7 @@ class ModelRepository(Repository):
         summary: dict[str, Any] | None = None,
     ) -> ModelVersion:
         with self._write(f"save the model version '{name}'") as session:
+            self._changed(ModelsChanged())
             if parent_id is not None:
                 _row(session, parent_id)
             row = ModelVersionRow(
@@ -87,6 +89,7 @@ class ModelRepository(Repository):
     ) -> ModelVersion:
         """Move a version through its life cycle; ``metrics`` replaces the old ones when given."""
         with self._write("update the model version") as session:
+            self._changed(ModelsChanged())
             row = _row(session, model_id)
             row.state = ModelState(state)
             if metrics is not None:
@@ -104,6 +107,7 @@ class ModelRepository(Repository):
     def set_active(self, model_id: int | None) -> None:
         """Choose the version used for predictions; None means no model is active."""
         with self._write("choose the active model") as session:
+            self._changed(ModelsChanged())
             if model_id is not None:
                 _row(session, model_id)
             settings = session.get(SettingsRow, 1)
