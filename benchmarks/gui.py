@@ -36,11 +36,13 @@ from core.analysis.predictions import VideoPredictions
 from core.labels.overview import ensure_indexed
 from core.media.demo import generate_demo_video
 from core.media.library import add_video
+from core.project import Project
 from core.store import open_store
 from core.store.records import NewSegment, Video
-from gui.app_state import ANALYSE_JOB, AppState
 from gui.dialogs import errors
 from gui.main_window import MainWindow
+from gui.state import AppModels
+from gui.state.runner import ANALYSE_JOB
 
 TICK_MS = 16
 
@@ -54,19 +56,20 @@ def wait_until(app: QApplication, condition: object, timeout_s: float) -> None:
         time.sleep(0.001)
 
 
-def make_window(folder: Path) -> tuple[MainWindow, AppState]:
+def make_window(folder: Path) -> tuple[MainWindow, MainWindow]:
     store = open_store(f"sqlite:///{folder / 'bench.sqlite3'}")
-    state = AppState(store)
-    window = MainWindow(state, QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(
+        AppModels.create(Project(store)), QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    )
     window.resize(1600, 900)
     window.show()
-    return window, state
+    return window, window
 
 
-def open_in(app: QApplication, window: MainWindow, state: AppState, path: Path) -> Video:
-    video = ensure_indexed(state.store, add_video(state.store, path))
-    state.refresh_videos()
-    state.open_video(video.id)
+def open_in(app: QApplication, window: MainWindow, state: MainWindow, path: Path) -> Video:
+    video = ensure_indexed(state.project.store, add_video(state.project.store, path))
+    state.project.refresh_videos()
+    state.current.open_video(video.id)
     wait_until(app, lambda: window.player.view.shown_frame == 0, 60)
     return video
 
@@ -83,21 +86,23 @@ def lateness(app: QApplication, folder: Path, seconds: float) -> tuple[float, fl
         late.append(max(0.0, (now - last[0]) * 1000 - TICK_MS))
         last[0] = now
 
-    state.analyse([video.id], stride=8, batch_size=4)
-    wait_until(app, lambda: state.analysing.get(video.id, 0.0) > 0.0, 300)  # model loaded, windows flowing
+    state.current.analyse([video.id], stride=8, batch_size=4)
+    wait_until(
+        app, lambda: state.runner.analysing.get(video.id, 0.0) > 0.0, 300
+    )  # model loaded, windows flowing
     timer = QTimer()
     timer.setTimerType(QTimer().timerType())
     timer.timeout.connect(tick)
     last[0] = time.perf_counter()
     timer.start(TICK_MS)
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end and state.jobs.is_running(ANALYSE_JOB):
+    while time.perf_counter() < end and state.runner.jobs.is_running(ANALYSE_JOB):
         app.processEvents()
         time.sleep(0.001)
     timer.stop()
-    windows = int(state.analysing.get(video.id, 0.0))
-    state.cancel_analysis()
-    wait_until(app, lambda: not state.jobs.is_running(ANALYSE_JOB), 120)
+    windows = int(state.runner.analysing.get(video.id, 0.0))
+    state.runner.cancel_analysis()
+    wait_until(app, lambda: not state.runner.jobs.is_running(ANALYSE_JOB), 120)
     window.shutdown()
     window.close()
     arr = np.asarray(late[1:] or [0.0])
@@ -107,17 +112,17 @@ def lateness(app: QApplication, folder: Path, seconds: float) -> tuple[float, fl
 def timeline_redraw(app: QApplication, folder: Path) -> float:
     window, state = make_window(folder / "redraw")
     frames, classes = 108_000, 8
-    store = state.store
+    store = state.project.store
     names = ["background"] + [f"class{i}" for i in range(1, classes)]
     for name in names[1:]:
         store.classes.add(name)
-    state.refresh_classes()
+    state.project.refresh_classes()
     ts = np.arange(frames) / 30.0
     video = store.videos.add(folder / "hour.mp4", "h", 1280, 720, 30.0, frames)
     video = store.videos.set_index(video.id, frames, ts)
     rng = np.random.default_rng(0)
     bounds = np.sort(rng.choice(frames, 1200, replace=False))
-    ids = [c.id for c in state.classes]
+    ids = [c.id for c in state.project.classes]
     store.segments.paint(
         video.id,
         [
@@ -125,16 +130,16 @@ def timeline_redraw(app: QApplication, folder: Path) -> float:
             for k, (a, b) in enumerate(zip(bounds[::2], bounds[1::2], strict=True))
         ],
     )
-    state.video = video
-    state.video_changed.emit()
-    state.reload_labels()
+    state.current.video = video
+    state.current.video_changed.emit()
+    state.current.reload_labels()
     starts = np.arange(0, frames - 16, 8)
     walk = np.cumsum(rng.normal(0, 0.3, size=(frames, classes)), axis=0)
     scores = np.exp(np.sin(walk / 20.0) * 3)
     scores /= scores.sum(axis=1, keepdims=True)
-    state.predictions = VideoPredictions(1, tuple(names), False, starts, scores[starts], scores, True)
-    state.params = {i: PostprocessParams(smoothing=15) for i in range(classes)}
-    state.recompute_events()
+    state.current.predictions = VideoPredictions(1, tuple(names), False, starts, scores[starts], scores, True)
+    state.current.params = {i: PostprocessParams(smoothing=15) for i in range(classes)}
+    state.current.recompute_events()
     app.processEvents()
     times: list[float] = []
     ranges = [
@@ -175,7 +180,7 @@ def seek(app: QApplication, folder: Path, count: int) -> float:
     for _ in range(count):
         target = rng.randrange(frames)
         t0 = time.perf_counter()
-        state.set_frame(target)
+        state.current.set_frame(target)
         wait_until(app, lambda t=target: window.player.view.shown_frame == t, 30)
         window.player.view.repaint()
         times.append((time.perf_counter() - t0) * 1000)

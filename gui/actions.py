@@ -97,3 +97,8 @@ def shortcut_rows(class_keys: list[tuple[str, str]]) -> list[tuple[str, str, str
         ("Wheel / middle drag", "Zoom / pan the timeline", "Timeline"),
     ]
     return rows
+
+
+def reserved_keys() -> dict[str, str]:
+    """Every action key with its action's name: a label class may not take one of these."""
+    return {key: spec.text for spec in SPECS for key in spec.keys}

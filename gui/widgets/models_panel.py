@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.store.records import ModelVersion
-from gui.learning_state import COMPARE_JOB, EXPORT_JOB, IMPORT_JOB, LearningState
+from gui.state.learning import COMPARE_JOB, EXPORT_JOB, IMPORT_JOB, LearningState
 
 COLUMNS = ("", "#", "Mode", "Val F1", "Created", "Parent", "Name")
 
@@ -87,7 +87,7 @@ class ModelsPanel(QWidget):
     def refresh(self) -> None:
         selected = set(self.selected_ids())
         versions = self.learning.versions()
-        active = self.learning.state.model
+        active = self.learning.project.model
         active_id = active.id if active is not None else None
         self.table.blockSignals(True)
         self.table.clearSelection()
@@ -160,7 +160,7 @@ class ModelsPanel(QWidget):
 
     def _update_buttons(self) -> None:
         n = len(self.selected_ids())
-        jobs = self.learning.state.jobs
+        jobs = self.learning.runner.jobs
         self.use.setEnabled(n == 1 and not self.learning.training)
         self.compare.setEnabled(n == 2 and not jobs.is_running(COMPARE_JOB))
         self.export.setEnabled(n == 1 and not jobs.is_running(EXPORT_JOB))

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.app_state import AppState
 from gui.frame_source import FrameSource
 from gui.playback import MAX_SPEED, MIN_SPEED, Playback
+from gui.state import CurrentVideo
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class VideoView(QWidget):
 
 
 class Player(QWidget):
-    def __init__(self, state: AppState, playback: Playback, parent: QWidget | None = None) -> None:
+    def __init__(self, state: CurrentVideo, playback: Playback, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.playback = playback

@@ -5,11 +5,11 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from core.analysis.postprocess import PostprocessParams
-from gui.app_state import AppState
+from gui.state import CurrentVideo
 
 
 class PostprocessPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: CurrentVideo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._loading = False

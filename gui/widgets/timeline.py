@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.store.classes import PALETTE
 from core.store.records import Segment, SegmentSource
-from gui.app_state import AppState
+from gui.state import CurrentVideo, ProjectState
 from gui.widgets.segment_items import OutlineItem, Span, SpansItem
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,9 @@ class TrackViewBox(SeekViewBox):
 class Timeline(QWidget):
     visible_range_changed = Signal(float, float)
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: CurrentVideo, project: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state, self.project = state, project
         self._frame_count = 1
         self._curves: list[pg.PlotDataItem] = []
         self._syncing = False
@@ -216,8 +216,8 @@ class Timeline(QWidget):
         self.probs.sigXRangeChanged.connect(self._view_moved)
         state.video_changed.connect(self._on_video)
         state.labels_changed.connect(self._on_labels)
-        state.classes_changed.connect(self._on_labels)
-        state.classes_changed.connect(self._on_predictions)
+        project.classes_changed.connect(self._on_labels)
+        project.classes_changed.connect(self._on_predictions)
         state.predictions_changed.connect(self._on_predictions)
         state.selection_changed.connect(self._on_selection)
         state.frame_changed.connect(self._on_frame)
@@ -265,13 +265,13 @@ class Timeline(QWidget):
         self._on_frame(self.state.frame)
 
     def _class_color(self, name: str, index: int) -> str:
-        for cls in self.state.classes:
+        for cls in self.project.classes:
             if cls.name.casefold() == name.casefold():
                 return cls.color
         return PALETTE[index % len(PALETTE)]
 
     def _on_labels(self) -> None:
-        colors = {c.id: c.color for c in self.state.classes}
+        colors = {c.id: c.color for c in self.project.classes}
         spans = [
             Span(
                 s.start_frame,

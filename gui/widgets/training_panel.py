@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from core.learning.training import TrainingProgress, TrainingResult
-from gui.learning_state import LearningState
+from gui.state.learning import LearningState
 
 LOSS_COLOR = "#4da6ff"
 F1_COLOR = "#ffb000"
@@ -59,7 +59,7 @@ class TrainingPanel(QWidget):
 
         learning.training_progress.connect(self._on_progress)
         learning.training_finished.connect(self._on_finished)
-        learning.state.jobs.changed.connect(self._on_jobs)
+        learning.runner.jobs.changed.connect(self._on_jobs)
 
     def points(self) -> int:
         """Points plotted so far (loss and metric together)."""

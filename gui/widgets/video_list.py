@@ -6,28 +6,31 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFileDialog, QListWidget, QListWidgetItem, QMenu, QWidget
 
-from gui.app_state import AppState
+from gui.state import CurrentVideo, JobRunner, ProjectState
 
 
 class VideoList(QListWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: ProjectState, current: CurrentVideo, runner: JobRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state, self.current, self.runner = state, current, runner
         self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.itemActivated.connect(self._open)
         self.itemDoubleClicked.connect(self._open)
         state.videos_changed.connect(self.refresh)
-        state.video_changed.connect(self.refresh)
+        current.video_changed.connect(self.refresh)
+        runner.analysing_changed.connect(self.refresh)
 
     def refresh(self) -> None:
         selected = set(self.selected_ids())
-        current = self.state.video.id if self.state.video is not None else None
+        current = self.current.video.id if self.current.video is not None else None
         self.clear()
         for status in self.state.statuses:
             vid = status.video.id
-            item = QListWidgetItem(status.text(self.state.analysing.get(vid)))
+            item = QListWidgetItem(status.text(self.runner.analysing.get(vid)))
             item.setData(Qt.ItemDataRole.UserRole, vid)
             item.setToolTip(status.video.path)
             if status.missing:
@@ -43,7 +46,7 @@ class VideoList(QListWidget):
         return [int(i.data(Qt.ItemDataRole.UserRole)) for i in self.selectedItems()]
 
     def _open(self, item: QListWidgetItem) -> None:
-        self.state.open_video(int(item.data(Qt.ItemDataRole.UserRole)))
+        self.current.open_video(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def _menu(self, pos: QPoint) -> None:
         item = self.itemAt(pos)
@@ -51,7 +54,7 @@ class VideoList(QListWidget):
             return
         video_id = int(item.data(Qt.ItemDataRole.UserRole))
         menu = QMenu(self)
-        menu.addAction("Open", lambda: self.state.open_video(video_id))
+        menu.addAction("Open", lambda: self.current.open_video(video_id))
         menu.addAction("Relink…", lambda: self._relink(video_id))
         menu.exec(self.mapToGlobal(pos))
 

@@ -32,7 +32,7 @@ def test_export_this_video_writes_the_chosen_format(
     suffix: str,
 ) -> None:
     open_video(qtbot, window, tiny_video)
-    video = window.state.video
+    video = window.current.video
     groom = store.classes.add("groom")
     store.segments.add(video.id, NewSegment(groom.id, 4, 12))
     out = tmp_path / f"exported{suffix}"
@@ -53,7 +53,7 @@ def test_import_labels_menu_commits_and_redraws(
     qtbot: Any, window: Any, store: Store, tiny_video: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
     open_video(qtbot, window, tiny_video)
-    video = window.state.video
+    video = window.current.video
     labels = tmp_path / "in.csv"
     labels.write_text(f"video,class,start_frame,end_frame\n{video.path},rear,2,9\n", encoding="utf-8")
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(labels)], ""))
@@ -69,5 +69,5 @@ def test_import_labels_menu_commits_and_redraws(
     assert [(s.class_name, s.start_frame, s.end_frame) for s in store.segments.list(video.id)] == [
         ("rear", 2, 9)
     ]
-    assert [(s.class_name, s.start_frame, s.end_frame) for s in window.state.segments] == [("rear", 2, 9)]
-    assert "rear" in [c.name for c in window.state.classes]
+    assert [(s.class_name, s.start_frame, s.end_frame) for s in window.current.segments] == [("rear", 2, 9)]
+    assert "rear" in [c.name for c in window.project.classes]
