@@ -61,7 +61,8 @@ class CurrentVideo(QObject):
         bridge.models_changed.connect(self.schedule_prediction_reload)
         bridge.videos_changed.connect(self._on_videos)
         project.classes_changed.connect(self._on_classes)
-        project.project_changed.connect(self._on_project)
+        project.project_changed.connect(self.close_video)
+        project.project_loaded.connect(self.open_first)
         project.history_moved.connect(self.clear_selection)
         project.open_requested.connect(self._on_open_requested)
         runner.analysis_finished.connect(self.flush_prediction_reload)
@@ -121,10 +122,6 @@ class CurrentVideo(QObject):
     def _on_open_requested(self, video_id: int, even_if_one_is_open: bool) -> None:
         if self.video is None or even_if_one_is_open:
             self.open_video(video_id)
-
-    def _on_project(self) -> None:
-        self.close_video()
-        self.open_first()
 
     def _on_videos(self, video_id: object) -> None:
         if self.video is not None and video_id == self.video.id:  # indexed or relinked

@@ -50,6 +50,7 @@ class ProjectCommand(QUndoCommand):
 
 class ProjectState(QObject):
     project_changed = Signal()  # another project is open: everything shown is stale
+    project_loaded = Signal()  # … and its classes, videos and model have been read
     classes_changed = Signal()  # the classes, or the current class
     videos_changed = Signal()  # ``statuses``
     model_changed = Signal()  # the active model
@@ -85,7 +86,7 @@ class ProjectState(QObject):
         self._all_stale = False
         self._status_timer = QTimer(self)
         self._status_timer.setSingleShot(True)
-        self._status_timer.setInterval(150)  # one query burst per batch of events, not per event
+        self._status_timer.setInterval(400)  # one query burst per burst of events, not per event
         self._status_timer.timeout.connect(self._refresh_stale_statuses)
         bridge.classes_changed.connect(self.refresh_classes)
         bridge.models_changed.connect(self._on_models)
@@ -123,9 +124,10 @@ class ProjectState(QObject):
         self.undo_stack = self._project_stack(project)
         self.bridge.attach(project)
         self.current_class_id, self._class_chosen = None, False
-        self.statuses = []
-        self.load()
+        self.statuses, self.classes, self.model = [], [], None
         self.project_changed.emit()
+        self.load()
+        self.project_loaded.emit()
         if project.store.recovered_from is not None:
             self.message.emit(
                 f"The database could not be read; it was moved to {project.store.recovered_from}."
