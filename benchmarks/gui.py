@@ -5,7 +5,11 @@ Prints one JSON object:
 - timeline_redraw_ms: median time to redraw the timeline of a one-hour 30 fps, 8-class video
   (108,000 frames) after a zoom or pan;
 - seek_median_ms: median time from asking for a random frame of a 720p H.264 video (2 s
-  keyframe interval) to having it painted.
+  keyframe interval) to having it painted;
+- edit_ms: median GUI-thread time of one label edit on a one-hour video with 600 segments in a
+  20-video project, from the call to the redrawn timeline and video list (one unit of work,
+  the event's ranged re-read); full_reload_ms: what the old hub did after every edit instead
+  (re-read every segment of the video and every video's list line), and their ratio.
 
 Usage: python benchmarks/gui.py [--analysis-seconds 20] [--seeks 40]
 """
@@ -162,6 +166,42 @@ def timeline_redraw(app: QApplication, folder: Path) -> float:
     return float(np.median(times))
 
 
+def edit_latency(app: QApplication, folder: Path, edits: int = 30) -> tuple[float, float]:
+    window, state = make_window(folder / "edit")
+    frames = 108_000
+    store = state.project.store
+    walk = store.classes.add("walk")
+    run = store.classes.add("run")
+    videos = []
+    for k in range(20):
+        video = store.videos.add(folder / f"v{k}.mp4", f"h{k}", 1280, 720, 30.0, frames)
+        videos.append(store.videos.set_index(video.id, frames, np.arange(frames) / 30.0))
+    video = videos[0]
+    store.segments.paint(
+        video.id, [NewSegment((walk, run)[k % 2].id, 150 * k, 150 * k + 100) for k in range(600)]
+    )
+    state.project.refresh_videos()
+    state.current.open_video(video.id)
+    app.processEvents()
+    edit: list[float] = []
+    full: list[float] = []
+    for k in range(edits):
+        start = 150 * (k * 17 % 600) + 110
+        t0 = time.perf_counter()
+        state.current.create_segment(start, start + 20, walk.id)
+        state.project.flush_statuses()  # the list line is normally redrawn once per burst of edits
+        app.processEvents()
+        edit.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        state.current.reload_labels()
+        state.project.refresh_videos()
+        app.processEvents()
+        full.append((time.perf_counter() - t0) * 1000)
+    window.shutdown()
+    window.close()
+    return float(np.median(edit)), float(np.median(full))
+
+
 def seek(app: QApplication, folder: Path, count: int) -> float:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -197,13 +237,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--analysis-seconds", type=float, default=20.0)
     parser.add_argument("--seeks", type=int, default=40)
+    parser.add_argument("--only-edit", action="store_true", help="measure the label edit only")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv)
     errors.show_warning = _log_warning
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["XDG_DATA_HOME"] = str(folder / "data")
+        if args.only_edit:
+            edit_ms, full_ms = edit_latency(app, folder)
+            out = {"edit_ms": round(edit_ms, 1), "full_reload_ms": round(full_ms, 1)}
+            print(json.dumps({**out, "edit_over_full_reload": round(edit_ms / full_ms, 3)}))
+            return 0
         redraw = timeline_redraw(app, folder)
+        edit_ms, full_ms = edit_latency(app, folder)
         seek_ms = seek(app, folder, args.seeks)
         p95, worst, _ = lateness(app, folder, args.analysis_seconds)
     result = {
@@ -211,6 +258,9 @@ def main() -> int:
         "lateness_max_ms": round(worst, 1),
         "timeline_redraw_ms": round(redraw, 1),
         "seek_median_ms": round(seek_ms, 1),
+        "edit_ms": round(edit_ms, 1),
+        "full_reload_ms": round(full_ms, 1),
+        "edit_over_full_reload": round(edit_ms / full_ms, 3),
     }
     print(json.dumps(result))
     return 0
