@@ -88,6 +88,10 @@ class ProjectState(QObject):
         self._status_timer.setSingleShot(True)
         self._status_timer.setInterval(400)  # one query burst per burst of events, not per event
         self._status_timer.timeout.connect(self._refresh_stale_statuses)
+        self._videos_timer = QTimer(self)  # at the next turn of the event loop: a folder of added
+        self._videos_timer.setSingleShot(True)  # videos is one refresh, not one per video
+        self._videos_timer.setInterval(0)
+        self._videos_timer.timeout.connect(self.refresh_videos)
         bridge.classes_changed.connect(self.refresh_classes)
         bridge.models_changed.connect(self._on_models)
         bridge.videos_changed.connect(self._on_videos)
@@ -155,6 +159,7 @@ class ProjectState(QObject):
     # --- what is shown ----------------------------------------------------------------------------
 
     def refresh_videos(self) -> None:
+        self._videos_timer.stop()
         self._stale_videos.clear()
         self._all_stale = False
         self.statuses = self.guard(lambda: video_statuses(self.store)) or []
@@ -185,7 +190,7 @@ class ProjectState(QObject):
         self._status_timer.start()
 
     def _on_videos(self, _video_id: object) -> None:
-        self.refresh_videos()  # rare (add, index, relink, remove) and the list must show it at once
+        self._videos_timer.start()
 
     def _stale(self, video_id: int) -> None:
         self._stale_videos.add(video_id)

@@ -144,3 +144,29 @@ def test_the_fine_tune_dialog_does_not_query_the_store_per_spin_box_change(
     dialog.epochs.setValue(9)
     assert calls[0] == first + 1
     dialog.reject()
+
+
+def test_a_burst_of_added_videos_refreshes_the_list_once(
+    qtbot: Any, window: Any, store: Store, monkeypatch: Any
+) -> None:
+    import gui.state.project as project_module
+
+    calls = [0]
+    original = project_module.video_statuses
+
+    def counting(s: Store) -> Any:
+        calls[0] += 1
+        return original(s)
+
+    monkeypatch.setattr(project_module, "video_statuses", counting)
+
+    def add_all() -> None:  # as the Add folder job does, on its worker thread
+        for k in range(10):
+            store.videos.add(f"/nonexistent/{k}.avi", f"h{k}", 64, 48, 25.0, 100)
+
+    thread = threading.Thread(target=add_all)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: len(window.project.statuses) == 10, timeout=5000)
+    assert window.videos.count() == 10
+    assert calls[0] <= 2  # not one full refresh per video
