@@ -174,3 +174,26 @@ def test_project_video_proxy_needs_an_index_and_matches_it(tmp_path: Path, store
     proxy.close()
     again = build_video_proxy(store.files_dir, video)
     assert again.written == 0 and again.complete
+
+
+def test_cli_builds_proxies_with_a_progress_line_and_lists_them(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+
+    clip = write_h264_bframes(tmp_path / "clip one.mp4", 30, size=(160, 120), gop=10)
+    assert main(["--db", db_url, "videos", "add", str(clip)]) == 0
+    capsys.readouterr()
+
+    assert main(["--db", db_url, "proxy", "build"]) == 0
+    out, err = capsys.readouterr()
+    assert "clip one.mp4\tproxy complete, 30 frames" in out
+    assert "Scrubbing proxy for clip one.mp4: 100% (30/30 frames" in err
+
+    assert main(["--db", db_url, "proxy", "list"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("clip one.mp4\t") and "\tcomplete\t" in out
+
+    assert main(["--db", db_url, "proxy", "build", "--budget-gb", "0"]) != 0
+    _out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and "--budget-gb must be more than 0" in err
