@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from core.cli.common import find_video, stderr_line
 from core.errors import AppError, VideoError
 from core.labels.overview import ensure_indexed
-from core.media.proxy import DEFAULT_BUDGET_BYTES, ProxyLibrary, build_video_proxy
+from core.media.proxy import DEFAULT_BUDGET_BYTES, BuildProgress, ProxyLibrary, build_video_proxy
 from core.store import Store
 
 
@@ -39,9 +40,7 @@ def proxy_build(args: argparse.Namespace, store: Store) -> int:
         name = Path(video.path).name
         try:
             video = ensure_indexed(store, video)
-            result = build_video_proxy(
-                store.files_dir, video, progress=lambda p, n=name: stderr_line(p.line(n)), budget_bytes=budget
-            )
+            result = build_video_proxy(store.files_dir, video, progress=_printer(name), budget_bytes=budget)
         except AppError as exc:  # one bad video does not stop the others
             print(f"\n{name}: {exc}", file=sys.stderr)
             failed += 1
@@ -56,6 +55,10 @@ def proxy_build(args: argparse.Namespace, store: Store) -> int:
             rate = f"  ({result.frames_per_s:.0f} fps)" if result.written else ""
             print(f"{video.id}\t{name}\tproxy complete, {result.total} frames{rate}")
     return 1 if failed else 0
+
+
+def _printer(name: str) -> Callable[[BuildProgress], None]:
+    return lambda p: stderr_line(p.line(name))
 
 
 def proxy_list(args: argparse.Namespace, store: Store) -> int:
