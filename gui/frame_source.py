@@ -205,6 +205,7 @@ class ProxyBuilds(QObject):
         self._wanted: tuple[Path, Video] | None = None
         self._building: Video | None = None
         self._settled: set[str] = set()  # videos whose proxy is done, or failed, this session
+        self._step = -1
 
     def want(self, files_dir: Path | None, video: Video | None) -> None:
         """Make this video's proxy next (None: none); a build for another video stops."""
@@ -229,14 +230,20 @@ class ProxyBuilds(QObject):
             return build_video_proxy(files_dir, video, ctx.cancel, ctx.progress)
 
         worker = self.jobs.start(self.JOB, job)
-        self._building = video
+        self._building, self._step = video, -1
         worker.progress.connect(self.jobs.on_gui(self.JOB, lambda p: self._progress(label, p)))
         worker.succeeded.connect(self.jobs.on_gui(self.JOB, lambda r: self._finished(video, label, r)))
         worker.failed.connect(self.jobs.on_gui(self.JOB, lambda text, _details: self._failed(video, text)))
         self.jobs.launch(self.JOB)
 
     def _progress(self, label: str, progress: object) -> None:
-        if isinstance(progress, BuildProgress):
+        """A status-bar line at every 5%: often enough to see it move, rarely enough not to
+        hide the app's other messages."""
+        if not isinstance(progress, BuildProgress):
+            return
+        step = 20 * progress.done // max(progress.total, 1)
+        if step != self._step:
+            self._step = step
             self.message.emit(progress.line(label))
 
     def _finished(self, video: Video, label: str, result: object) -> None:
