@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +102,45 @@ def test_a_killed_build_resumes_where_it_stopped(tmp_path: Path) -> None:
     with library.open("clip") as proxy:
         assert proxy is not None and proxy.complete
         assert [read_number(proxy.frame(i)) for i in range(80)] == list(range(80))
+
+
+_SLOW_BUILD = """
+import sys, time, cv2
+import core.media.proxy as proxy
+from core.media.video import VideoReader
+encode = cv2.imencode
+proxy.cv2.imencode = lambda *a: (time.sleep(0.01), encode(*a))[1]  # slow enough to be killed midway
+with VideoReader(sys.argv[1]) as reader:
+    index = reader.build_index()
+proxy.build_proxy(sys.argv[1], index, "clip", proxy.ProxyLibrary(sys.argv[2]))
+"""
+
+
+def test_a_build_killed_with_sigkill_resumes_frame_exact(tmp_path: Path) -> None:
+    clip = write_h264_bframes(tmp_path / "b.mp4", 300, size=(160, 120), gop=50)
+    files = tmp_path / "files"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_BUILD, str(clip), str(files)], env=env)
+    ends = files / "proxies" / "clip" / "ends.u64"
+    try:
+        deadline = time.monotonic() + 60
+        while not (ends.exists() and ends.stat().st_size >= 30 * 8):
+            assert proc.poll() is None and time.monotonic() < deadline, "the build ended before it was killed"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    library = ProxyLibrary(files)
+    killed_at = library.open("clip")
+    assert killed_at is not None and 30 <= killed_at.frames < 300 and not killed_at.complete
+    killed_at.close()
+
+    resumed = build_proxy(clip, _index(clip), "clip", library)
+
+    assert resumed.complete and resumed.written == 300 - killed_at.frames
+    with library.open("clip") as proxy:
+        assert proxy is not None
+        assert [read_number(proxy.frame(i)) for i in range(300)] == list(range(300))
 
 
 class _StopAfter(threading.Event):
