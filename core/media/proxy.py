@@ -330,7 +330,7 @@ def _prepare(folder: Path, meta: dict[str, int], index: VideoIndex) -> int:
         old = json.loads((folder / _META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         old = None
-    if old != meta:
+    if old != meta or not _same_times(folder / _TIMES, index):
         if old is not None:
             log.info("Proxy %s was made differently; starting it again", folder)
         for name in (_COMPLETE, _ENDS, _DATA, _TIMES):
@@ -352,6 +352,14 @@ def _prepare(folder: Path, meta: dict[str, int], index: VideoIndex) -> int:
     elif len(ends):
         log.debug("Proxy %s was already complete", folder)
     return len(ends)
+
+
+def _same_times(path: Path, index: VideoIndex) -> bool:
+    """The proxy was made for this index (a re-indexed or replaced video starts afresh)."""
+    try:
+        return bool(np.array_equal(np.load(path), index.timestamps_s))
+    except (OSError, ValueError):
+        return False
 
 
 def _encode_from(

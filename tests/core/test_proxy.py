@@ -217,6 +217,9 @@ def test_project_video_proxy_needs_an_index_and_matches_it(tmp_path: Path, store
     proxy.close()
     again = build_video_proxy(store.files_dir, video)
     assert again.written == 0 and again.complete
+    # Frame times that no longer match the proxy's (the video was indexed anew): made afresh.
+    shifted = store.videos.set_index(video.id, 20, video.timestamps_s + 0.5)
+    assert build_video_proxy(store.files_dir, shifted).written == 20
 
 
 def test_cli_builds_proxies_with_a_progress_line_and_lists_them(
