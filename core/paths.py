@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import platformdirs
@@ -63,9 +64,19 @@ def files_dir_for(url: str) -> Path:
     if db_file is not None:
         path = db_file.absolute().parent / f"{db_file.stem}_files"
     else:
-        path = user_data_dir() / "files"
+        path = user_data_dir() / "files" / _server_folder_name(url)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _server_folder_name(url: str) -> str:
+    """One folder per database, so two projects on one server never share checkpoints."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "other"
+    parts = (parsed.get_backend_name(), parsed.host or "local", str(parsed.port or ""), parsed.database or "")
+    return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", p) for p in parts if p)
 
 
 def _as_url(value: str) -> str:
