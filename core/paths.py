@@ -82,6 +82,9 @@ def _server_folder_name(url: str) -> str:
 def _as_url(value: str) -> str:
     """Accept a bare file path as well as a URL, since users type paths far more often."""
     value = value.strip()
+    if value.startswith(("postgresql://", "postgres://")):
+        # We ship psycopg 3; SQLAlchemy's bare "postgresql://" would look for psycopg2.
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
     if "://" in value:
         return value
     path = Path(value).expanduser().absolute()

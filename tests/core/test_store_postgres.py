@@ -14,7 +14,7 @@ import pytest
 from alembic import command
 
 from core.media.demo import generate_demo_video
-from core.paths import files_dir_for
+from core.paths import files_dir_for, resolve_db_url
 from core.store import open_store
 from core.store.migrate import alembic_config
 from core.store.records import NewSegment
@@ -97,3 +97,11 @@ def test_every_command_runs_against_postgresql(pg_url: str, tmp_path: Path, caps
         rows = [(r["class"], r["start_frame"], r["end_frame"]) for r in csv.DictReader(f)]
     assert rows == [("flash", "10", "35")]
     assert "flash" in run("classes", "list")
+
+
+def test_plain_postgresql_urls_use_the_driver_we_ship(pg_server: PostgresServer) -> None:
+    """Users copy "postgresql://…" from their server's docs; it must not ask for psycopg2."""
+    plain = pg_server.url("postgres").replace("postgresql+psycopg://", "postgresql://")
+    resolved = resolve_db_url(plain)
+    assert resolved.startswith("postgresql+psycopg://")
+    assert resolve_db_url(plain.replace("postgresql://", "postgres://")) == resolved
