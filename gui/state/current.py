@@ -19,6 +19,7 @@ from core.labels import editing
 from core.labels.overview import ensure_indexed
 from core.media.timebase import frame_to_seconds, seconds_to_frame
 from core.project import Undoable, actions
+from core.store import Store
 from core.store.records import Segment, Video
 from gui.state.bridge import EventBridge
 from gui.state.project import ProjectState
@@ -68,6 +69,11 @@ class CurrentVideo(QObject):
         runner.analysis_finished.connect(self.flush_prediction_reload)
 
     # --- the open video ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store of the project the video belongs to (its files folder holds the proxies)."""
+        return self.project.store
 
     @property
     def frame_count(self) -> int:
