@@ -160,3 +160,33 @@ def test_class_keys_that_clash_with_an_action_or_a_position_are_refused(
     assert store.classes.get(walk.id).shortcut is None
     change = actions.set_class_shortcut(project, walk.id, "W", reserved)
     assert change is not None and store.classes.get(walk.id).shortcut == "W"
+
+
+def test_a_failing_action_changes_nothing_on_every_backend(
+    backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.project import open_project
+
+    project = open_project(backend_url)
+    try:
+        store = project.store
+        video = store.videos.add("/nonexistent/v.avi", "hash", 64, 48, 25.0, 100)
+        store.videos.set_index(video.id, 100, np.arange(100) / 25.0)
+        walk, run = store.classes.add("walk"), store.classes.add("run")
+        store.segments.paint(video.id, [NewSegment(walk.id, 10, 20), NewSegment(run.id, 30, 40)])
+        before = _labels(store, video.id)
+        _fail_on_call(monkeypatch, store.segments, "add")
+        seg = store.segments.list(video.id)[0]
+        with pytest.raises(StoreError):
+            actions.change_segment(project, seg, 25, 35)
+        assert _labels(store, video.id) == before
+        monkeypatch.undo()
+        change = actions.delete_class(project, walk.id, reassign_to=run.id)
+        assert change is not None and _labels(store, video.id) == [
+            ("run", 10, 20, "human"),
+            ("run", 30, 40, "human"),
+        ]
+        project.undo(change)
+        assert _labels(store, video.id) == before
+    finally:
+        project.close()
