@@ -190,3 +190,16 @@ def test_a_failing_action_changes_nothing_on_every_backend(
         assert _labels(store, video.id) == before
     finally:
         project.close()
+
+
+def test_label_rules_are_atomic_even_when_called_without_a_project(
+    store: Store, video_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.labels import editing
+
+    walk = store.classes.add("walk")
+    seg = store.segments.add(video_id, NewSegment(walk.id, 10, 30))
+    _fail_on_call(monkeypatch, store.segments, "add")
+    with pytest.raises(StoreError):
+        editing.change_segment(store, seg, 20, 50)
+    assert _labels(store, video_id) == [("walk", 10, 30, "human")]
