@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog
 
 from core.model.registry import ensure_active_model
 from core.store import Store
 from core.store.records import NewSegment, RunStatus
+from gui import file_dialogs
 from gui.app_state import ANALYSE_JOB
 from gui.learning_state import COMPARE_JOB, EXPORT_JOB, IMPORT_JOB
 from tests.gui.conftest import open_video
@@ -133,8 +133,8 @@ def test_fine_tune_versions_and_review(
 
     # Export the trained version and import it back as a new version.
     out = tmp_path / "exported.safetensors"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(out), ""))
+    monkeypatch.setattr(file_dialogs, "save_file", lambda *a, **k: (str(out), ""))
+    monkeypatch.setattr(file_dialogs, "open_file", lambda *a, **k: str(out))
     window.models.select_ids([trained.id])
     window.models.export.click()
     qtbot.waitUntil(lambda: not state.jobs.is_running(EXPORT_JOB), timeout=30000)
