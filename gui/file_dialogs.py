@@ -88,11 +88,17 @@ class _HideStoreFiles(QSortFilterProxyModel):
 
 
 def default_folder() -> str:
-    """The user's documents (else home): never the working directory or the store's folder."""
+    """The user's documents, else home; never the working directory, nor a folder with a store in use.
+
+    (A folder listing reads names only; the ``-wal`` beside a database says it is open.)
+    """
     documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-    if documents and Path(documents).is_dir():
-        return documents
-    return str(Path.home())
+    candidates = [Path(documents)] if documents else []
+    candidates.append(Path.home())
+    for folder in candidates:
+        if folder.is_dir() and not any(folder.glob("*-wal")):
+            return str(folder)
+    return str(Path.home().parent if Path.home().parent.is_dir() else Path("/"))
 
 
 def _start_in(directory: str) -> str:

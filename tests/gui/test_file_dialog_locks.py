@@ -102,6 +102,24 @@ def test_a_dialog_without_a_folder_opens_in_documents_not_the_working_directory(
     assert Path(named.directory().absolutePath()) == Path(file_dialogs.default_folder())
 
 
+def test_the_default_folder_is_never_one_holding_a_store_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    documents = home / "Documents"
+    documents.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(file_dialogs.QStandardPaths, "writableLocation", lambda _location: str(documents))
+    assert file_dialogs.default_folder() == str(documents)
+    store = open_store(f"sqlite:///{documents / 'labels.sqlite3'}")
+    try:
+        store.classes.add("groom")
+        assert (documents / "labels.sqlite3-wal").exists()
+        assert file_dialogs.default_folder() == str(home)
+    finally:
+        store.close()
+
+
 def test_every_file_dialog_in_the_app_comes_from_the_factory() -> None:
     """Qt's static helpers build a dialog that sniffs files; only gui/file_dialogs.py may use QFileDialog."""
     gui = Path(__file__).resolve().parents[2] / "gui"
