@@ -105,7 +105,7 @@ class XApp:
     def _find_window(self) -> str | None:
         if self.proc.poll() is not None:
             pytest.fail(f"the app exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-        found = self.xdotool("search", "--onlyvisible", "--name", f"^{TITLE}$", check=False)
+        found = self.xdotool("search", "--onlyvisible", "--name", f"^{TITLE}", check=False)
         return found.split()[0] if found else None
 
     def xdotool(self, *args: str, check: bool = True) -> str:
