@@ -10,7 +10,6 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from core.interchange.formats import WRITERS
 from core.store.records import BACKGROUND, LabelClass
 from gui import actions as action_table
+from gui import file_dialogs
 from gui.dialogs import errors
 from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.fine_tune import FineTuneDialog
@@ -344,7 +344,7 @@ class MainWindow(QMainWindow):
         return [] if self.current.video is None else [self.current.video.id]
 
     def add_videos(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = file_dialogs.open_files(
             self,
             "Add videos",
             "",
@@ -354,12 +354,13 @@ class MainWindow(QMainWindow):
             self.project.add_videos(files)
 
     def open_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+        path, _ = file_dialogs.save_file(
             self,
             "Open or create a project",
             "",
             "Projects (*.sqlite3 *.sqlite *.db);;All (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+            confirm_overwrite=False,
+            hide_live_databases=False,  # switching back to a project opened earlier
         )
         if path:
             self.switch_project(path)
@@ -380,12 +381,12 @@ class MainWindow(QMainWindow):
         self._on_video()
 
     def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add every video in a folder")
+        folder = file_dialogs.existing_folder(self, "Add every video in a folder")
         if folder:
             self.project.add_videos([folder])
 
     def import_labels(self) -> ImportDialog | None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = file_dialogs.open_files(
             self, "Import labels", "", "Labels (*.csv *.tsv *.json *.eaf *.boris *.txt);;All (*)"
         )
         if not files:
@@ -397,7 +398,7 @@ class MainWindow(QMainWindow):
 
     def export(self, whole_project: bool) -> None:
         filters = ";;".join(f"{name} (*{w.suffix})" for name, w in WRITERS.items())
-        out, chosen = QFileDialog.getSaveFileName(self, "Export labels", "", filters)
+        out, chosen = file_dialogs.save_file(self, "Export labels", "", filters)
         if out:
             name = chosen.split(" ", 1)[0] if chosen else next(iter(WRITERS))
             self.project.export_labels(name, out, None if whole_project else self._current_ids())

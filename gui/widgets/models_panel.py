@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.store.records import ModelVersion
+from gui import file_dialogs
 from gui.state.learning import COMPARE_JOB, EXPORT_JOB, IMPORT_JOB, LearningState
 
 COLUMNS = ("", "#", "Mode", "Val F1", "Created", "Parent", "Name")
@@ -142,14 +142,14 @@ class ModelsPanel(QWidget):
         ids = self.selected_ids()
         if len(ids) != 1:
             return
-        out, _ = QFileDialog.getSaveFileName(
+        out, _ = file_dialogs.save_file(
             self, "Export model version", f"model-{ids[0]}.safetensors", "Checkpoints (*.safetensors)"
         )
         if out:
             self.learning.export_model(ids[0], out)
 
     def import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = file_dialogs.open_file(
             self,
             "Import weights",
             "",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFileDialog, QListWidget, QListWidgetItem, QMenu, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QWidget
 
+from gui import file_dialogs
 from gui.state import CurrentVideo, JobRunner, ProjectState
 
 
@@ -59,6 +60,6 @@ class VideoList(QListWidget):
         menu.exec(self.mapToGlobal(pos))
 
     def _relink(self, video_id: int) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Where is this video now?")
+        path = file_dialogs.open_file(self, "Where is this video now?")
         if path:
             self.state.relink(video_id, path)

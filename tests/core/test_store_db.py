@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,9 +167,9 @@ def test_reads_do_not_wait_for_a_writer(store: Store, db_url: str) -> None:
         writer.execute(
             "INSERT INTO label_classes (name, name_key, color, position) VALUES ('x', 'x', '#000000', 9)"
         )
-        started = time.perf_counter()
-        assert [c.name for c in store.classes.list()] == [BACKGROUND]  # the committed state only
-        assert time.perf_counter() - started < 2.0
+        # A read that needed the lock would wait out busy_timeout and fail; it returns at once
+        # with the committed state only.
+        assert [c.name for c in store.classes.list()] == [BACKGROUND]
     finally:
         writer.execute("ROLLBACK")
         writer.close()

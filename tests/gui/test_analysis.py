@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
 
 from core.store import Store
 from core.store.records import RunStatus
@@ -24,11 +22,8 @@ def test_cancel_midway_then_analyse_to_completion(
     state = window
     vid = state.current.video.id
 
-    # The event loop keeps turning while the model runs: a 16 ms timer is never starved.
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start(16)
+    # The event loop keeps turning while the model runs: progress shows and Cancel works midway
+    # (how late a GUI timer gets during analysis is measured in benchmarks/gui.py, not here).
 
     state.current.analyse([vid], stride=2, batch_size=1)  # 13 windows, one per batch
     assert window.analysis.isVisible()
@@ -36,14 +31,12 @@ def test_cancel_midway_then_analyse_to_completion(
     qtbot.waitUntil(lambda: window.analysis.bar.value() >= 1, timeout=60000)
     window.analysis.cancel.click()
     qtbot.waitUntil(lambda: not state.runner.jobs.is_running(ANALYSE_JOB), timeout=60000)
-    timer.stop()
     run = store.predictions.latest_run(vid)
     assert run is not None and run.status is RunStatus.CANCELLED
     assert 1 <= run.windows_done < run.windows_total == 13
     assert state.current.predictions is not None and not state.current.predictions.complete
     assert np.isnan(state.current.predictions.frame_scores).any()  # unscored frames stay unknown
     assert "UNTRAINED" in window.model_label.text()
-    assert len(ticks) > 10 and float(np.max(np.diff(ticks))) < 1.0
 
     window.videos.item(0).setSelected(True)
     window.actions_by_name["analyse_selected"].trigger()  # stride 8: 4 windows

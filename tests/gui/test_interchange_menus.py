@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QDialog, QFileDialog
+from PySide6.QtWidgets import QDialog
 
 from core.store import Store
 from core.store.records import NewSegment
+from gui import file_dialogs
 from gui.dialogs import import_labels
 from tests.gui.conftest import open_video
 
@@ -36,7 +37,7 @@ def test_export_this_video_writes_the_chosen_format(
     groom = store.classes.add("groom")
     store.segments.add(video.id, NewSegment(groom.id, 4, 12))
     out = tmp_path / f"exported{suffix}"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), f"{fmt} (*{suffix})"))
+    monkeypatch.setattr(file_dialogs, "save_file", lambda *a, **k: (str(out), f"{fmt} (*{suffix})"))
     _trigger(window, "export_video")
     assert out.exists()
     if fmt == "csv":
@@ -56,7 +57,7 @@ def test_import_labels_menu_commits_and_redraws(
     video = window.current.video
     labels = tmp_path / "in.csv"
     labels.write_text(f"video,class,start_frame,end_frame\n{video.path},rear,2,9\n", encoding="utf-8")
-    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(labels)], ""))
+    monkeypatch.setattr(file_dialogs, "open_files", lambda *a, **k: [str(labels)])
 
     def accept_with_new_classes(dialog: import_labels.ImportDialog) -> int:
         dialog.create_classes.setChecked(True)

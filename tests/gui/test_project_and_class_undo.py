@@ -114,7 +114,7 @@ def test_undo_history_survives_switching_projects(
 
 def test_open_project_from_the_file_menu(window: Any, tmp_path: Path, monkeypatch: Any) -> None:
     target = tmp_path / "chosen.sqlite3"
-    monkeypatch.setattr("gui.main_window.QFileDialog.getSaveFileName", lambda *_a, **_k: (str(target), ""))
+    monkeypatch.setattr("gui.file_dialogs.save_file", lambda *_a, **_k: (str(target), ""))
     window.actions_by_name["open_project"].trigger()
     assert window.project.store.url.endswith("chosen.sqlite3") and target.exists()
     assert window.pages.currentWidget() is window.welcome
