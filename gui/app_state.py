@@ -64,6 +64,7 @@ class AppState(QObject):
         self.statuses: list[VideoStatus] = []
         self.analysing: dict[int, float] = {}
         self.video: Video | None = None
+        self._indexing = ""  # the name of the video being indexed, for the status bar
         self.frame = 0
         self.classes: list[LabelClass] = []
         self.current_class_id: int | None = None
@@ -192,7 +193,11 @@ class AppState(QObject):
         if video.indexed:
             self._show_video(video)
             return
-        self.message.emit(f"Indexing {Path(video.path).name}…")
+        if self.jobs.is_running(INDEX_JOB):
+            self.message.emit(f"Indexing {self._indexing} is under way; it opens when done.")
+            return
+        self._indexing = Path(video.path).name
+        self.message.emit(f"Indexing {self._indexing}…")
         self.start_job(
             INDEX_JOB,
             lambda ctx: ensure_indexed(self.store, video, ctx.cancel),

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QDockWidget,
     QFileDialog,
     QInputDialog,
@@ -31,6 +32,7 @@ from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
+from gui.keyboard import ShortcutsFirst, edit_on_click
 from gui.learning_state import TRAIN_JOB
 from gui.playback import Playback
 from gui.widgets.analysis_panel import AnalysisPanel
@@ -123,9 +125,13 @@ class MainWindow(QMainWindow):
         state.undo_group.canUndoChanged.connect(self._update_actions)
         state.undo_group.canRedoChanged.connect(self._update_actions)
         self.playback.playing_changed.connect(self._on_playing)
+        ShortcutsFirst(self)
+        for box in self.findChildren(QAbstractSpinBox):
+            edit_on_click(box, self.focus_player)
         self.resize(1280, 820)
         state.load()
         self._on_video()
+        self.focus_player()
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -180,7 +186,7 @@ class MainWindow(QMainWindow):
             "delete": s.delete_selection,
             "split": s.split_at_playhead,
             "merge": s.merge_selection_with_next,
-            "select_none": s.clear_selection,
+            "select_none": self.select_none,
             "accept_event": s.accept_selected_event,
             "accept_visible": lambda: s.accept_in_range(*self._visible_frames()),
             "fill_visible": lambda: s.accept_in_range(*self._visible_frames(), fill_unlabelled_only=True),
@@ -240,6 +246,14 @@ class MainWindow(QMainWindow):
             button.setObjectName(f"button_{name}")
             self.player.add_button(button)
         self.play_button = self.player.findChild(QToolButton, "button_play")
+
+    def focus_player(self) -> None:
+        """The keyboard's home: no widget there claims a key the actions use."""
+        self.player.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def select_none(self) -> None:
+        self.state.clear_selection()
+        self.focus_player()
 
     # --- settings -------------------------------------------------------------------------------
 

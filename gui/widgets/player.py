@@ -40,6 +40,7 @@ class VideoView(QWidget):
         self.shown_frame: int | None = None
         self.placeholder = "No video open — use “Add videos…” or “Open the demo”"
         self.setMinimumSize(240, 160)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where the keyboard comes home (Esc)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:
