@@ -71,6 +71,7 @@ class AppState(QObject):
         self._class_chosen = False  # until the user picks one, new segments take the first event class
         self.segments: list[Segment] = []
         self.selection: tuple[int, int] | None = None
+        self.selection_by_user = False  # a class key relabels only a selection the user made
         self.selected_event: PredictedEvent | None = None
         self.in_point: int | None = None
         self.predictions: VideoPredictions | None = None
@@ -282,14 +283,16 @@ class AppState(QObject):
 
     # --- selection ----------------------------------------------------------------------------
 
-    def select_range(self, start: int, end: int) -> None:
+    def select_range(self, start: int, end: int, by_user: bool = True) -> None:
         self.selection = (start, end) if end > start else None
+        self.selection_by_user = by_user
         self.selected_event = None
         self.selection_changed.emit()
 
     def select_segment_at(self, frame: int) -> Segment | None:
         seg = editing.segment_at(self.segments, frame)
         self.selection = None if seg is None else (seg.start_frame, seg.end_frame)
+        self.selection_by_user = True
         self.selected_event = None
         self.selection_changed.emit()
         return seg
@@ -319,7 +322,9 @@ class AppState(QObject):
 
     # --- edits ----------------------------------------------------------------------------------
 
-    def push_edit(self, make: Callable[[], Edit], select: tuple[int, int] | None = None) -> bool:
+    def push_edit(
+        self, make: Callable[[], Edit], select: tuple[int, int] | None = None, by_user: bool = True
+    ) -> bool:
         """Run an edit through core (committed at once) and make it undoable."""
         edit = self._guard(make)
         if edit is None:
@@ -328,7 +333,7 @@ class AppState(QObject):
             self.undo_stack.push(edit_command(self.store, edit, self._after_undo, self._report))
         self.reload_labels()
         if select is not None:
-            self.select_range(*select)
+            self.select_range(*select, by_user=by_user)
         self.refresh_videos()
         return True
 
@@ -346,7 +351,10 @@ class AppState(QObject):
         start, end = max(0, min(start, end)), min(max(start, end), self.frame_count)
         if video is None or chosen is None or end <= start:
             return
-        self.push_edit(lambda: editing.label_range(self.store, video.id, start, end, chosen), (start, end))
+        # A freshly drawn segment is shown selected, but choosing the next class must not relabel it.
+        self.push_edit(
+            lambda: editing.label_range(self.store, video.id, start, end, chosen), (start, end), by_user=False
+        )
 
     def change_segment(self, segment: Segment, new_start: int, new_end: int) -> None:
         new_start, new_end = max(0, new_start), min(new_end, self.frame_count)
@@ -357,12 +365,13 @@ class AppState(QObject):
         )
 
     def relabel_selection(self, class_id: int) -> None:
-        if self.selection is None or self.video is None:
+        if self.selection is None or self.video is None or not self.selection_by_user:
             self.set_current_class(class_id)
             return
         start, end = self.selection
         self.set_current_class(class_id)
         self.create_segment(start, end, class_id)
+        self.selection_by_user = self.selection == (start, end)  # still the user's: a second key corrects it
 
     def delete_selection(self) -> None:
         if self.selection is None or self.video is None:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.interchange.formats import WRITERS
-from core.store.records import BACKGROUND, LabelClass
 from gui import actions as action_table
 from gui.app_state import AppState
 from gui.dialogs import errors
@@ -36,6 +35,7 @@ from gui.keyboard import ShortcutsFirst, edit_on_click
 from gui.learning_state import TRAIN_JOB
 from gui.playback import Playback
 from gui.widgets.analysis_panel import AnalysisPanel
+from gui.widgets.class_palette import ClassPalette, class_keys
 from gui.widgets.models_panel import ModelsPanel
 from gui.widgets.player import Player
 from gui.widgets.postprocess_panel import PostprocessPanel
@@ -49,18 +49,6 @@ log = logging.getLogger(__name__)
 TITLE = "C3D Labeller"
 
 
-def class_keys(classes: list[LabelClass]) -> list[tuple[str, LabelClass]]:
-    """0 for background, 1–9 for the other classes in order, plus each class's own key."""
-    keys: list[tuple[str, LabelClass]] = []
-    others = [c for c in classes if c.name != BACKGROUND]
-    for cls in classes:
-        if cls.name == BACKGROUND:
-            keys.append(("0", cls))
-    keys += [(str(n), cls) for n, cls in enumerate(others[:9], start=1)]
-    keys += [(cls.shortcut, cls) for cls in classes if cls.shortcut]
-    return keys
-
-
 class MainWindow(QMainWindow):
     def __init__(self, state: AppState, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -72,6 +60,7 @@ class MainWindow(QMainWindow):
 
         self.player = Player(state, self.playback)
         self.timeline = Timeline(state)
+        self.palette_bar = ClassPalette(state)
         self.videos = VideoList(state)
         self.postprocess = PostprocessPanel(state)
         self.analysis = AnalysisPanel(state)
@@ -82,7 +71,13 @@ class MainWindow(QMainWindow):
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.player)
-        splitter.addWidget(self.timeline)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.setSpacing(0)
+        lower_layout.addWidget(self.palette_bar)
+        lower_layout.addWidget(self.timeline, 1)
+        splitter.addWidget(lower)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         work = QWidget()

@@ -57,6 +57,8 @@ class VideoList(QListWidget):
 
     def _open(self, item: QListWidgetItem) -> None:
         video_id = int(item.data(Qt.ItemDataRole.UserRole))
+        if self.state.video is not None and self.state.video.id == video_id:
+            return  # already open: keep the playhead where it is
         QTimer.singleShot(0, self, lambda: self.state.open_video(video_id))
 
     def _menu(self, pos: QPoint) -> None:
