@@ -84,6 +84,7 @@ class AppState(QObject):
         self._reload_timer.setInterval(250)
         self._reload_timer.timeout.connect(self.reload_predictions)
         self.learning = LearningState(self)  # fine-tuning, model versions, review queue
+        self.remembered_video: Callable[[], int | None] = lambda: None  # the window's settings say
 
     # --- project ----------------------------------------------------------------------------
 
@@ -91,7 +92,9 @@ class AppState(QObject):
         self.refresh_classes()
         self.refresh_model()
         self.refresh_videos()
-        first = next((s.video for s in self.statuses if not s.missing), None)
+        remembered = self.remembered_video()  # the one open when the app was last closed
+        present = [s.video for s in self.statuses if not s.missing]
+        first = next((v for v in present if v.id == remembered), None) or next(iter(present), None)
         if first is not None:  # start where work is, not on an empty player
             self.open_video(first.id)
 

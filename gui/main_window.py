@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -41,12 +43,16 @@ from gui.widgets.player import Player
 from gui.widgets.postprocess_panel import PostprocessPanel
 from gui.widgets.review_panel import ReviewPanel
 from gui.widgets.timeline import Timeline
+from gui.widgets.transport_icons import boundary_icon
 from gui.widgets.training_panel import TrainingPanel
 from gui.widgets.video_list import VideoList
 
 log = logging.getLogger(__name__)
 
 TITLE = "C3D Labeller"
+SIDE_WIDTH = 300  # one column of docks: the video and the timeline get the rest
+STATUS_MS = 6000  # a hint fades after this, and sooner when the user moves on
+LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not restored onto them
 
 
 class MainWindow(QMainWindow):
@@ -89,15 +95,16 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(work)
         self.setCentralWidget(self.pages)
-        self._dock("Videos", self.videos, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Post-processing", self.postprocess, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = Qt.DockWidgetArea.RightDockWidgetArea
+        videos_dock = self._dock("Videos", self.videos, right)
+        self.tabifyDockWidget(videos_dock, self._dock("Post-processing", self.postprocess, right))
+        videos_dock.raise_()
         models_dock = self._dock("Model versions", self.models, right)
         self.tabifyDockWidget(models_dock, self._dock("Review queue", self.review, right))
+        self.tabifyDockWidget(models_dock, self._dock("Training", self.training, right))
         models_dock.raise_()
-        training_dock = self._dock("Training", self.training, right)
-        self.resizeDocks([models_dock, training_dock], [330, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([models_dock, training_dock], [440, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([videos_dock], [SIDE_WIDTH], Qt.Orientation.Horizontal)
+        self.resizeDocks([videos_dock, models_dock], [360, 340], Qt.Orientation.Vertical)
 
         self.actions_by_name = action_table.build_actions(self, self._slots())
         self._build_menus()
@@ -110,7 +117,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_label)
 
         state.error.connect(self._show_error)
-        state.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        state.message.connect(lambda text: self.statusBar().showMessage(text, STATUS_MS))
+        state.video_changed.connect(self.statusBar().clearMessage)  # a hint about the last video is stale
+        state.labels_changed.connect(self.statusBar().clearMessage)  # …as is one the edit just answered
         state.video_changed.connect(self._on_video)
         state.videos_changed.connect(self._on_videos)
         state.model_changed.connect(self._on_model)
@@ -124,6 +133,11 @@ class MainWindow(QMainWindow):
         for box in self.findChildren(QAbstractSpinBox):
             edit_on_click(box, self.focus_player)
         self.resize(1280, 820)
+        self._restore_layout()
+        self.player.speed.setValue(float(self.settings.value("playback/speed", 1.0)))
+        self.player.speed.valueChanged.connect(lambda v: self.settings.setValue("playback/speed", v))
+        state.video_changed.connect(self._remember_video)
+        state.remembered_video = self._remembered_video
         state.load()
         self._on_video()
         self.focus_player()
@@ -134,7 +148,11 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -221,24 +239,33 @@ class MainWindow(QMainWindow):
         for spec in action_table.SPECS:
             menus[spec.menu].addAction(self.actions_by_name[spec.name])
         self.class_menu = menus["Edit"].addMenu("Label selection as")
+        panels = menus["View"].addMenu("Panels")  # a closed dock comes back from here
+        for dock in self.findChildren(QDockWidget):
+            panels.addAction(dock.toggleViewAction())
 
     def _build_transport(self) -> None:
-        for name, text in (
-            ("first", "|◀"),
-            ("prev_boundary", "⇤"),
-            ("jump_back", "«"),
-            ("step_back", "‹"),
-            ("play", "▶"),
-            ("step_forward", "›"),
-            ("jump_forward", "»"),
-            ("next_boundary", "⇥"),
-            ("last", "▶|"),
+        """The style's own media icons (a font may lack ⏸ or ⇤), on buttons that never change size."""
+        sp = QStyle.StandardPixmap
+        style = self.style()
+        for name, icon in (
+            ("first", style.standardIcon(sp.SP_MediaSkipBackward)),
+            ("prev_boundary", boundary_icon(self.palette(), forward=False)),
+            ("jump_back", style.standardIcon(sp.SP_MediaSeekBackward)),
+            ("step_back", style.standardIcon(sp.SP_ArrowLeft)),
+            ("play", style.standardIcon(sp.SP_MediaPlay)),
+            ("step_forward", style.standardIcon(sp.SP_ArrowRight)),
+            ("jump_forward", style.standardIcon(sp.SP_MediaSeekForward)),
+            ("next_boundary", boundary_icon(self.palette(), forward=True)),
+            ("last", style.standardIcon(sp.SP_MediaSkipForward)),
         ):
+            action = self.actions_by_name[name]
+            action.setIcon(icon)
             button = QToolButton()
-            button.setDefaultAction(self.actions_by_name[name])
-            button.setText(text)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setObjectName(f"button_{name}")
+            button.setFixedSize(button.sizeHint())
             self.player.add_button(button)
         self.play_button = self.player.findChild(QToolButton, "button_play")
 
@@ -273,6 +300,7 @@ class MainWindow(QMainWindow):
     def _on_videos(self) -> None:
         if self.state.statuses and self.pages.currentIndex() == 0:
             self.pages.setCurrentIndex(1)
+        self._update_actions()
 
     def _on_model(self) -> None:
         self.device_label.setText(self.state.device_label)
@@ -302,8 +330,8 @@ class MainWindow(QMainWindow):
             self._class_actions.append(action)
 
     def _on_playing(self, playing: bool) -> None:
-        if self.play_button is not None:
-            self.play_button.setText("⏸" if playing else "▶")
+        pixmap = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.actions_by_name["play"].setIcon(self.style().standardIcon(pixmap))
 
     def _update_actions(self) -> None:
         if self._shut_down:
@@ -328,6 +356,7 @@ class MainWindow(QMainWindow):
         self.demo_button.setEnabled(not s.jobs.is_running("demo"))
         for name in ("export_video", "accept_visible", "fill_visible", "reviewed", "split", "merge", "go_to"):
             a[name].setEnabled(has_video)
+        a["export_project"].setEnabled(bool(s.statuses))
         a["delete"].setEnabled(s.selection is not None)
         a["accept_event"].setEnabled(s.selected_event is not None)
 
@@ -397,9 +426,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def export(self, whole_project: bool) -> None:
+        """Export starts in the folder of the last export, else the user's documents; never in
+        the working directory or the store's folder."""
         filters = ";;".join(f"{name} (*{w.suffix})" for name, w in WRITERS.items())
-        out, chosen = QFileDialog.getSaveFileName(self, "Export labels", "", filters)
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        folder = str(self.settings.value("export/folder", "") or documents or Path.home())
+        out, chosen = QFileDialog.getSaveFileName(self, "Export labels", folder, filters)
         if out:
+            self.settings.setValue("export/folder", str(Path(out).parent))
             name = chosen.split(" ", 1)[0] if chosen else next(iter(WRITERS))
             self.state.export_labels(name, out, whole_project)
 
@@ -447,12 +481,43 @@ class MainWindow(QMainWindow):
         keys = [(key, cls.name) for key, cls in class_keys(self.state.classes)]
         dialog = ShortcutsDialog(action_table.shortcut_rows(keys), self)
         dialog.show()
+        dialog.fit_columns()
         return dialog
+
+    # --- what a restart brings back -----------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        layout = self.settings.value("window/state")
+        if layout is not None:
+            self.restoreState(layout, LAYOUT_VERSION)
+
+    def _save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+
+    def _project_key(self) -> str:
+        """Settings key of the open project (its URL holds characters QSettings treats as paths)."""
+        return "projects/" + hashlib.sha1(self.state.store.url.encode()).hexdigest()[:16]
+
+    def _remember_video(self) -> None:
+        if self.state.video is not None:
+            self.settings.setValue(f"{self._project_key()}/video", self.state.video.id)
+
+    def _remembered_video(self) -> int | None:
+        value = self.settings.value(f"{self._project_key()}/video")
+        try:
+            return None if value is None else int(value)
+        except (TypeError, ValueError):
+            return None
 
     def shutdown(self) -> None:
         if self._shut_down:
             return
         self._shut_down = True
+        self._save_layout()
         self.playback.pause()
         self.state.jobs.shutdown()
         self.player.shutdown()

@@ -114,6 +114,7 @@ class Player(QWidget):
         self.frames.frame_ready.connect(self._on_frame_ready)
         self.view.resized.connect(self._on_resized)
         self.frames.failed.connect(lambda text: state.error.emit(text, ""))
+        self._fix_position_width()
         state.video_changed.connect(self._on_video)
         state.frame_changed.connect(self._on_frame)
         self._update_position()
@@ -122,6 +123,7 @@ class Player(QWidget):
         self.controls.insertWidget(self.controls.count() - 1, button)
 
     def _on_video(self) -> None:
+        self._fix_position_width()
         self.view.set_image(0, None)
         self.frames.open(self.state.video)
         if self.state.video is not None:
@@ -151,6 +153,13 @@ class Player(QWidget):
         total = state.frame_count
         now, end = state.seconds(state.frame), state.seconds(total)
         self.position.setText(f"frame {state.frame} / {total - 1}   {format_time(now)} / {format_time(end)}")
+
+    def _fix_position_width(self) -> None:
+        """As wide as this video's longest position text, so the bar never shifts while playing."""
+        total = max(self.state.frame_count, 1)
+        end = format_time(self.state.seconds(total))
+        widest = f"frame {total - 1} / {total - 1}   {end} / {end}".replace("1", "8")
+        self.position.setFixedWidth(self.position.fontMetrics().horizontalAdvance(widest) + 8)
 
     def shutdown(self) -> None:
         self.frames.shutdown()

@@ -11,12 +11,17 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
 
+BACKGROUND_BASE = QColor("#3a3a3a")
+BACKGROUND_HATCH = QColor("#b8b8b8")
+
+
 @dataclass(frozen=True)
 class Span:
     start: int
     end: int
     color: str
     hatched: bool = False  # accepted predictions are drawn hatched, human labels solid
+    background: bool = False  # "nothing happens here": a light cross-hatch, unlike any class colour
 
 
 class SpansItem(pg.GraphicsObject):
@@ -71,6 +76,13 @@ class SpansItem(pg.GraphicsObject):
                 continue
             width = max(float(span.end - span.start), px)
             color = QColor(span.color)
+            rect = QRectF(span.start, self._y0, width, self._y1 - self._y0)
+            if span.background:
+                painter.setBrush(QBrush(BACKGROUND_BASE))
+                painter.drawRect(rect)
+                painter.setBrush(QBrush(BACKGROUND_HATCH, Qt.BrushStyle.DiagCrossPattern))
+                painter.drawRect(rect)
+                continue
             if span.hatched:
                 painter.setBrush(QBrush(color.lighter(130), Qt.BrushStyle.BDiagPattern))
                 painter.drawRect(QRectF(span.start, self._y0, width, self._y1 - self._y0))
