@@ -43,8 +43,8 @@ from gui.widgets.player import Player
 from gui.widgets.postprocess_panel import PostprocessPanel
 from gui.widgets.review_panel import ReviewPanel
 from gui.widgets.timeline import Timeline
-from gui.widgets.transport_icons import boundary_icon
 from gui.widgets.training_panel import TrainingPanel
+from gui.widgets.transport_icons import boundary_icon
 from gui.widgets.video_list import VideoList
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
-
 BACKGROUND_BASE = QColor("#3a3a3a")
 BACKGROUND_HATCH = QColor("#b8b8b8")
 
