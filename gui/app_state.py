@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from core.analysis.postprocess import PostprocessParams, PredictedEvent
+from core.analysis.postprocess_settings import load_params, save_params
 from core.analysis.predictions import VideoPredictions, events_for, load_predictions
 from core.errors import AppError
 from core.labels import class_edits, editing
@@ -232,6 +233,9 @@ class AppState(QObject):
     def reload_predictions(self) -> None:
         video = self.video
         self.predictions = None if video is None else self._guard(lambda: load_predictions(self.store, video))
+        preds = self.predictions
+        if preds is not None:  # the project's saved thresholds, by class name
+            self.params = self._guard(lambda: load_params(self.store, preds.class_names)) or {}
         self.recompute_events()
 
     def schedule_prediction_reload(self) -> None:
@@ -247,6 +251,9 @@ class AppState(QObject):
 
     def set_params(self, class_index: int, params: PostprocessParams) -> None:
         self.params[class_index] = params
+        preds = self.predictions
+        if preds is not None:
+            self._guard(lambda: save_params(self.store, preds.class_names[class_index], params))
         self.recompute_events()
 
     # --- time ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from core.store.features import FeatureRepository
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
 from core.store.orm import LabelClassRow, SettingsRow
+from core.store.postprocess import PostprocessRepository
 from core.store.predictions import PredictionRepository
 from core.store.records import BACKGROUND
 from core.store.segments import SegmentRepository
@@ -60,6 +61,7 @@ class Store:
     predictions: PredictionRepository
     features: FeatureRepository
     imports: ImportRepository
+    postprocess: PostprocessRepository
     recovered_from: Path | None = None
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
 
@@ -114,6 +116,7 @@ def open_store(url: str) -> Store:
         predictions=PredictionRepository(factory),
         features=FeatureRepository(factory),
         imports=ImportRepository(factory),
+        postprocess=PostprocessRepository(factory),
         recovered_from=recovered_from,
     )
 
