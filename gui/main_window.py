@@ -113,8 +113,9 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel()
         self.model_label = QLabel()
-        self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().addPermanentWidget(self.model_label)
+        for label in (self.device_label, self.model_label):
+            label.setMinimumWidth(60)  # may be cut on a small screen rather than widen the window
+            self.statusBar().addPermanentWidget(label)
 
         state.error.connect(self._show_error)
         state.message.connect(lambda text: self.statusBar().showMessage(text, STATUS_MS))
@@ -132,7 +133,7 @@ class MainWindow(QMainWindow):
         ShortcutsFirst(self)
         for box in self.findChildren(QAbstractSpinBox):
             edit_on_click(box, self.focus_player)
-        self.resize(1280, 820)
+        self._fit_to_screen(1600, 1000)
         self._restore_layout()
         self.player.speed.setValue(float(self.settings.value("playback/speed", 1.0)))
         self.player.speed.valueChanged.connect(lambda v: self.settings.setValue("playback/speed", v))
@@ -304,16 +305,21 @@ class MainWindow(QMainWindow):
 
     def _on_model(self) -> None:
         self.device_label.setText(self.state.device_label)
+        self.device_label.setToolTip(self.state.device_label)
         model = self.state.model
         if model is None:
-            self.model_label.setText("model: none yet (an untrained one is made on first Analyse)")
+            self.model_label.setText("model: none yet")
+            self.model_label.setToolTip(
+                "An untrained model is made on the first Analyse; fine-tune it on your labels."
+            )
         elif model.untrained:
-            self.model_label.setText(
-                f"<b style='color:#d00000'>model #{model.id} {model.name}: "
-                "UNTRAINED — predictions are meaningless</b>"
+            self.model_label.setText(f"<b style='color:#d00000'>model #{model.id}: UNTRAINED</b>")
+            self.model_label.setToolTip(
+                f"{model.name}: its predictions are meaningless until it is fine-tuned."
             )
         else:
             self.model_label.setText(f"model #{model.id} {model.name}")
+            self.model_label.setToolTip("")
 
     def _on_classes(self) -> None:
         for action in self._class_actions:
@@ -485,6 +491,13 @@ class MainWindow(QMainWindow):
         return dialog
 
     # --- what a restart brings back -----------------------------------------------------------
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            width, height = min(width, room.width()), min(height, room.height())
+        self.resize(width, height)
 
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")

@@ -194,6 +194,8 @@ class Timeline(QWidget):
         self.overview = self.view.addPlot(row=2, col=0, viewBox=self.overview_box)
         self.overview.getAxis("left").setTicks([[(1.0, "overview")]])
         self.overview.setYRange(0, 2, padding=0)
+        self.overview.hideAxis("bottom")  # the lanes above carry the frame numbers
+        self.overview.setMaximumHeight(44)  # a strip: the probabilities get the height
         self.overview_labels = SpansItem(*LABEL_LANE)
         self.overview_events = SpansItem(*EVENT_LANE)
         self.overview.addItem(self.overview_labels)
