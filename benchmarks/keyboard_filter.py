@@ -27,14 +27,15 @@ from PySide6.QtWidgets import QApplication, QListWidget, QMainWindow
 from gui.keyboard import ShortcutsFirst
 
 
-def _deliver(widget: QListWidget, make: type[QEvent] | None, count: int) -> float:
-    """Seconds per event to send ``count`` events straight to ``widget``."""
-    events = []
-    for _ in range(count):
-        if make is None:
-            events.append(QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_Right, Qt.KeyboardModifier.NoModifier))
-        else:
-            events.append(QEvent(QEvent.Type.User))
+def _deliver(widget: QListWidget, keys: bool, count: int) -> float:
+    """Seconds per event to send ``count`` events (key-override events or plain ones) to ``widget``."""
+    no_mod = Qt.KeyboardModifier.NoModifier
+    events = [
+        QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_Right, no_mod)
+        if keys
+        else QEvent(QEvent.Type.User)
+        for _ in range(count)
+    ]
     start = time.perf_counter()
     for event in events:
         QApplication.sendEvent(widget, event)
@@ -51,11 +52,11 @@ def main() -> None:
     window.setCentralWidget(widget)
     window.show()
     app.processEvents()
-    plain_other = _deliver(widget, QEvent, args.events)
-    plain_keys = _deliver(widget, None, args.events)
+    plain_other = _deliver(widget, False, args.events)
+    plain_keys = _deliver(widget, True, args.events)
     ShortcutsFirst(window)
-    filtered_other = _deliver(widget, QEvent, args.events)
-    filtered_keys = _deliver(widget, None, args.events)
+    filtered_other = _deliver(widget, False, args.events)
+    filtered_keys = _deliver(widget, True, args.events)
     print(
         json.dumps(
             {
