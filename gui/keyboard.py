@@ -1,8 +1,9 @@
 """Keys belong to the labelling session, whatever widget has focus.
 
-A coder works with the keyboard for hours; a list, a button or a combo box that happens to
-hold focus must not eat Space, the arrows or a class key. Only a text field the user is
-typing into keeps its keys, and Enter or Esc hands the keyboard back to the player.
+A coder works with the keyboard for hours. In the main window only text entries claim keys
+before the window's shortcuts do (Qt's ShortcutOverride: measured, lists, tables, buttons,
+combo boxes and the plots claim none), and its only text entries are spin boxes. So a spin
+box takes focus only when clicked, and Enter or Esc hands the keyboard back to the player.
 """
 
 from __future__ import annotations
@@ -12,56 +13,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QApplication,
-    QComboBox,
-    QDoubleSpinBox,
-    QLineEdit,
-    QPlainTextEdit,
-    QSpinBox,
-    QTextEdit,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QSpinBox
 
 log = logging.getLogger(__name__)
 
 _ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-
-
-def is_text_entry(widget: QWidget) -> bool:
-    """A field the user types into (a spin box's editor counts as its spin box)."""
-    if isinstance(widget, QLineEdit | QAbstractSpinBox | QTextEdit | QPlainTextEdit):
-        return True
-    if isinstance(widget, QComboBox):
-        return widget.isEditable()
-    parent = widget.parentWidget()
-    return isinstance(parent, QAbstractSpinBox)
-
-
-class ShortcutsFirst(QObject):
-    """Application event filter: inside ``window``, shortcuts win over the focused widget.
-
-    Qt offers a key to the focused widget first (a ``ShortcutOverride`` event); lists, buttons
-    and spin boxes claim arrows, Space or digits that way. Declining the claim for every
-    widget but a text entry lets the window's actions fire; keys no action uses still reach
-    the widget as usual. Parented to the window, so it goes when the window does.
-    """
-
-    def __init__(self, window: QWidget) -> None:
-        super().__init__(window)
-        self._window = window
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() != QEvent.Type.ShortcutOverride or not isinstance(watched, QWidget):
-            return False
-        if watched.window() is not self._window or is_text_entry(watched):
-            return False
-        event.ignore()  # not claimed: the shortcut map goes ahead
-        return True
 
 
 class _GiveBack(QObject):

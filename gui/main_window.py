@@ -33,7 +33,7 @@ from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
-from gui.keyboard import ShortcutsFirst, edit_on_click
+from gui.keyboard import edit_on_click
 from gui.learning_state import TRAIN_JOB
 from gui.playback import Playback
 from gui.widgets.analysis_panel import AnalysisPanel
@@ -130,7 +130,6 @@ class MainWindow(QMainWindow):
         state.undo_group.canUndoChanged.connect(self._update_actions)
         state.undo_group.canRedoChanged.connect(self._update_actions)
         self.playback.playing_changed.connect(self._on_playing)
-        ShortcutsFirst(self)
         for box in self.findChildren(QAbstractSpinBox):
             edit_on_click(box, self.focus_player)
         self._fit_to_screen(1600, 1000)

@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QWidget
 
 from core.store import Store
 from gui.widgets.timeline import Lane
@@ -203,3 +203,45 @@ def test_a_class_key_relabels_only_what_the_user_selected(
     assert palette.button_for("walk").isChecked() and not palette.button_for("run").isChecked()
     assert "1" in palette.button_for("walk").text() and "2" in palette.button_for("run").text()
     assert _labels(store, vid) == [("run", 2, 9), ("run", 12, 19)]  # a click on the palette relabels nothing
+
+
+def test_accept_works_with_a_panel_focused(qtbot: Any, window: Any, store: Store, tiny_video: Path) -> None:
+    open_video(qtbot, window, tiny_video)
+    state = window.state
+    store.classes.add("walk")
+    state.refresh_classes()
+    fake_predictions(store, state.video.id, TINY_FRAMES, ("background", "walk"))
+    state.refresh_model()
+    state.reload_predictions()
+    event = state.events[0]
+    state.select_event_at(event.start_frame)
+    window.postprocess.class_box.setFocus()  # a combo box claims letters to search its items
+    assert QApplication.focusWidget() is window.postprocess.class_box
+    _key(Qt.Key.Key_A)
+    assert _labels(store, state.video.id) == [("walk", event.start_frame, event.end_frame)]
+
+
+def test_no_widget_in_the_window_keeps_the_session_keys(qtbot: Any, window: Any, tiny_video: Path) -> None:
+    """Whatever the user last clicked (a list, a table, a button, a tab, a plot), the arrows,
+    Space and the class keys still reach the session; only a spin box being typed in keeps them."""
+    open_video(qtbot, window, tiny_video)
+    state = window.state
+    focusable = [
+        w
+        for w in window.findChildren(QWidget)
+        if w.isVisible()
+        and w.focusPolicy() != Qt.FocusPolicy.NoFocus
+        and not isinstance(w, QAbstractSpinBox)
+        and not isinstance(w.parentWidget(), QAbstractSpinBox)
+    ]
+    assert len(focusable) >= 5
+    for widget in focusable:
+        window.activateWindow()
+        widget.setFocus()
+        if QApplication.focusWidget() is not widget:
+            continue  # a widget that cannot hold focus here cannot take keys either
+        before = state.frame
+        _key(Qt.Key.Key_Period)
+        assert state.frame == before + 1, type(widget).__name__
+        _key(Qt.Key.Key_Comma)
+        assert state.frame == before, type(widget).__name__
