@@ -215,7 +215,7 @@ def test_accept_works_with_a_panel_focused(qtbot: Any, window: Any, store: Store
     state.reload_predictions()
     event = state.events[0]
     state.select_event_at(event.start_frame)
-    window.postprocess.class_box.setFocus()  # a combo box claims letters to search its items
+    window.postprocess.class_box.setFocus()  # a panel the user just used
     assert QApplication.focusWidget() is window.postprocess.class_box
     _key(Qt.Key.Key_A)
     assert _labels(store, state.video.id) == [("walk", event.start_frame, event.end_frame)]
