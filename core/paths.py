@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import platformdirs
@@ -63,14 +64,27 @@ def files_dir_for(url: str) -> Path:
     if db_file is not None:
         path = db_file.absolute().parent / f"{db_file.stem}_files"
     else:
-        path = user_data_dir() / "files"
+        path = user_data_dir() / "files" / _server_folder_name(url)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _server_folder_name(url: str) -> str:
+    """One folder per database, so two projects on one server never share checkpoints."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "other"
+    parts = (parsed.get_backend_name(), parsed.host or "local", str(parsed.port or ""), parsed.database or "")
+    return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", p) for p in parts if p)
 
 
 def _as_url(value: str) -> str:
     """Accept a bare file path as well as a URL, since users type paths far more often."""
     value = value.strip()
+    if value.startswith(("postgresql://", "postgres://")):
+        # We ship psycopg 3; SQLAlchemy's bare "postgresql://" would look for psycopg2.
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
     if "://" in value:
         return value
     path = Path(value).expanduser().absolute()

@@ -38,6 +38,7 @@ class VideoView(QWidget):
         super().__init__(parent)
         self.image: QImage | None = None
         self.shown_frame: int | None = None
+        self.shown_exact = True  # False while a scrubbing-proxy frame stands in for the original's
         self.placeholder = "No video open — use “Add videos…” or “Open the demo”"
         self.setMinimumSize(240, 160)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where the keyboard comes home (Esc)
@@ -50,8 +51,8 @@ class VideoView(QWidget):
         super().resizeEvent(event)
         self.resized.emit()
 
-    def set_image(self, frame: int, image: QImage | None) -> None:
-        self.image, self.shown_frame = image, frame
+    def set_image(self, frame: int, image: QImage | None, exact: bool = True) -> None:
+        self.image, self.shown_frame, self.shown_exact = image, frame, exact
         self.update()
 
     def target_rect(self) -> QRectF:
@@ -114,6 +115,7 @@ class Player(QWidget):
         self.frames.frame_ready.connect(self._on_frame_ready)
         self.view.resized.connect(self._on_resized)
         self.frames.failed.connect(lambda text: state.error.emit(text, ""))
+        self.frames.message.connect(state.message)
         self._fix_position_width()
         state.video_changed.connect(self._on_video)
         state.frame_changed.connect(self._on_frame)
@@ -125,13 +127,14 @@ class Player(QWidget):
     def _on_video(self) -> None:
         self._fix_position_width()
         self.view.set_image(0, None)
-        self.frames.open(self.state.video)
+        self.frames.open(self.state.video, self.state.store.files_dir)
         if self.state.video is not None:
             self.frames.request(self.state.frame, fit=self._fit())
         self._update_position()
 
     def _on_frame(self, frame: int) -> None:
-        self.frames.request(frame, ahead=self.playback.playing, fit=self._fit())
+        playing = self.playback.playing
+        self.frames.request(frame, ahead=playing, fit=self._fit(), fast=playing and self.playback.speed > 1.0)
         self._update_position()
 
     def _on_resized(self) -> None:
@@ -142,8 +145,8 @@ class Player(QWidget):
         ratio = self.view.devicePixelRatioF()
         return round(self.view.width() * ratio), round(self.view.height() * ratio)
 
-    def _on_frame_ready(self, frame: int, image: QImage) -> None:
-        self.view.set_image(frame, image)
+    def _on_frame_ready(self, frame: int, image: QImage, exact: bool) -> None:
+        self.view.set_image(frame, image, exact)
 
     def _update_position(self) -> None:
         state = self.state

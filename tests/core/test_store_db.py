@@ -100,7 +100,7 @@ def test_memory_database_works(url: str, tmp_path: Path, monkeypatch: pytest.Mon
     with open_store(url) as store:
         added = store.classes.add("walk")
         assert store.classes.by_name(" WALK ") == added
-        assert store.files_dir == tmp_path / "xdg" / "c3d-labeller" / "files"
+        assert store.files_dir.parent == tmp_path / "xdg" / "c3d-labeller" / "files"
 
 
 def test_another_file_url_form_works(tmp_path: Path) -> None:
@@ -154,7 +154,10 @@ def test_resolve_db_url_prefers_cli_then_env_then_default(
 def test_files_dir_sits_beside_a_sqlite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert paths.files_dir_for(f"sqlite:///{tmp_path / 'p.sqlite3'}") == tmp_path / "p_files"
-    assert paths.files_dir_for("postgresql://u@h/db") == tmp_path / "xdg" / "c3d-labeller" / "files"
+    assert (
+        paths.files_dir_for("postgresql://u@h/db")
+        == tmp_path / "xdg" / "c3d-labeller" / "files" / "postgresql-h-db"
+    )
     assert (tmp_path / "p_files").is_dir()
 
 
