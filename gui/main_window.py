@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QDockWidget,
     QInputDialog,
     QLabel,
@@ -16,13 +18,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from core.interchange.formats import WRITERS
-from core.store.records import BACKGROUND, LabelClass
 from gui import actions as action_table
 from gui import file_dialogs
 from gui.dialogs import errors
@@ -30,34 +32,28 @@ from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
+from gui.keyboard import edit_on_click
 from gui.playback import Playback
 from gui.state import AppModels
 from gui.state.learning import TRAIN_JOB
 from gui.state.runner import ANALYSE_JOB
 from gui.widgets.analysis_panel import AnalysisPanel
+from gui.widgets.class_palette import ClassPalette, class_keys
 from gui.widgets.models_panel import ModelsPanel
 from gui.widgets.player import Player
 from gui.widgets.postprocess_panel import PostprocessPanel
 from gui.widgets.review_panel import ReviewPanel
 from gui.widgets.timeline import Timeline
 from gui.widgets.training_panel import TrainingPanel
+from gui.widgets.transport_icons import boundary_icon
 from gui.widgets.video_list import VideoList
 
 log = logging.getLogger(__name__)
 
 TITLE = "C3D Labeller"
-
-
-def class_keys(classes: list[LabelClass]) -> list[tuple[str, LabelClass]]:
-    """0 for background, 1–9 for the other classes in order, plus each class's own key."""
-    keys: list[tuple[str, LabelClass]] = []
-    others = [c for c in classes if c.name != BACKGROUND]
-    for cls in classes:
-        if cls.name == BACKGROUND:
-            keys.append(("0", cls))
-    keys += [(str(n), cls) for n, cls in enumerate(others[:9], start=1)]
-    keys += [(cls.shortcut, cls) for cls in classes if cls.shortcut]
-    return keys
+SIDE_WIDTH = 300  # one column of docks: the video and the timeline get the rest
+STATUS_MS = 6000  # a hint fades after this, and sooner when the user moves on
+LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not restored onto them
 
 
 class MainWindow(QMainWindow):
@@ -73,6 +69,7 @@ class MainWindow(QMainWindow):
 
         self.player = Player(self.current, self.playback)
         self.timeline = Timeline(self.current, self.project)
+        self.palette_bar = ClassPalette(self.project)
         self.videos = VideoList(self.project, self.current, self.runner)
         self.postprocess = PostprocessPanel(self.current)
         self.analysis = AnalysisPanel(self.runner)
@@ -83,7 +80,13 @@ class MainWindow(QMainWindow):
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.player)
-        splitter.addWidget(self.timeline)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.setSpacing(0)
+        lower_layout.addWidget(self.palette_bar)
+        lower_layout.addWidget(self.timeline, 1)
+        splitter.addWidget(lower)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         work = QWidget()
@@ -95,15 +98,16 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(work)
         self.setCentralWidget(self.pages)
-        self._dock("Videos", self.videos, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Post-processing", self.postprocess, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = Qt.DockWidgetArea.RightDockWidgetArea
+        videos_dock = self._dock("Videos", self.videos, right)
+        self.tabifyDockWidget(videos_dock, self._dock("Post-processing", self.postprocess, right))
+        videos_dock.raise_()
         models_dock = self._dock("Model versions", self.models, right)
         self.tabifyDockWidget(models_dock, self._dock("Review queue", self.review, right))
+        self.tabifyDockWidget(models_dock, self._dock("Training", self.training, right))
         models_dock.raise_()
-        training_dock = self._dock("Training", self.training, right)
-        self.resizeDocks([models_dock, training_dock], [330, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([models_dock, training_dock], [440, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([videos_dock], [SIDE_WIDTH], Qt.Orientation.Horizontal)
+        self.resizeDocks([videos_dock, models_dock], [360, 340], Qt.Orientation.Vertical)
 
         self.actions_by_name = action_table.build_actions(self, self._slots())
         self._build_menus()
@@ -112,12 +116,16 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel()
         self.model_label = QLabel()
-        self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().addPermanentWidget(self.model_label)
+        for label in (self.device_label, self.model_label):
+            label.setMinimumWidth(60)  # may be cut on a small screen rather than widen the window
+            self.statusBar().addPermanentWidget(label)
 
         for source in (self.project, self.current, self.runner):
             source.error.connect(self._show_error)
             source.message.connect(self._show_message)
+        # A hint about the last video, or one the last edit answered, is stale once the user moves on.
+        self.current.video_changed.connect(self.statusBar().clearMessage)
+        self.current.labels_changed.connect(self.statusBar().clearMessage)
         self.current.video_changed.connect(self._on_video)
         self.project.videos_changed.connect(self._on_videos)
         self.project.model_changed.connect(self._on_model)
@@ -128,9 +136,17 @@ class MainWindow(QMainWindow):
         self.project.undo_group.canUndoChanged.connect(self._update_actions)
         self.project.undo_group.canRedoChanged.connect(self._update_actions)
         self.playback.playing_changed.connect(self._on_playing)
-        self.resize(1280, 820)
+        for box in self.findChildren(QAbstractSpinBox):
+            edit_on_click(box, self.focus_player)
+        self._fit_to_screen(1600, 1000)
+        self._restore_layout()
+        self.player.speed.setValue(float(self.settings.value("playback/speed", 1.0)))
+        self.player.speed.valueChanged.connect(lambda v: self.settings.setValue("playback/speed", v))
+        self.current.video_changed.connect(self._remember_video)
+        self.current.remembered_video = self._remembered_video
         models.load()
         self._on_video()
+        self.focus_player()
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -138,7 +154,11 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -185,7 +205,7 @@ class MainWindow(QMainWindow):
             "delete": c.delete_selection,
             "split": c.split_at_playhead,
             "merge": c.merge_selection_with_next,
-            "select_none": c.clear_selection,
+            "select_none": self.select_none,
             "accept_event": c.accept_selected_event,
             "accept_visible": lambda: c.accept_in_range(*self._visible_frames()),
             "fill_visible": lambda: c.accept_in_range(*self._visible_frames(), fill_unlabelled_only=True),
@@ -225,26 +245,43 @@ class MainWindow(QMainWindow):
         for spec in action_table.SPECS:
             menus[spec.menu].addAction(self.actions_by_name[spec.name])
         self.class_menu = menus["Edit"].addMenu("Label selection as")
+        panels = menus["View"].addMenu("Panels")  # a closed dock comes back from here
+        for dock in self.findChildren(QDockWidget):
+            panels.addAction(dock.toggleViewAction())
 
     def _build_transport(self) -> None:
-        for name, text in (
-            ("first", "|◀"),
-            ("prev_boundary", "⇤"),
-            ("jump_back", "«"),
-            ("step_back", "‹"),
-            ("play", "▶"),
-            ("step_forward", "›"),
-            ("jump_forward", "»"),
-            ("next_boundary", "⇥"),
-            ("last", "▶|"),
+        """The style's own media icons (a font may lack ⏸ or ⇤), on buttons that never change size."""
+        sp = QStyle.StandardPixmap
+        style = self.style()
+        for name, icon in (
+            ("first", style.standardIcon(sp.SP_MediaSkipBackward)),
+            ("prev_boundary", boundary_icon(self.palette(), forward=False)),
+            ("jump_back", style.standardIcon(sp.SP_MediaSeekBackward)),
+            ("step_back", style.standardIcon(sp.SP_ArrowLeft)),
+            ("play", style.standardIcon(sp.SP_MediaPlay)),
+            ("step_forward", style.standardIcon(sp.SP_ArrowRight)),
+            ("jump_forward", style.standardIcon(sp.SP_MediaSeekForward)),
+            ("next_boundary", boundary_icon(self.palette(), forward=True)),
+            ("last", style.standardIcon(sp.SP_MediaSkipForward)),
         ):
+            action = self.actions_by_name[name]
+            action.setIcon(icon)
             button = QToolButton()
-            button.setDefaultAction(self.actions_by_name[name])
-            button.setText(text)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setObjectName(f"button_{name}")
+            button.setFixedSize(button.sizeHint())
             self.player.add_button(button)
         self.play_button = self.player.findChild(QToolButton, "button_play")
+
+    def focus_player(self) -> None:
+        """The keyboard's home: no widget there claims a key the actions use."""
+        self.player.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def select_none(self) -> None:
+        self.current.clear_selection()
+        self.focus_player()
 
     # --- settings -------------------------------------------------------------------------------
 
@@ -269,19 +306,25 @@ class MainWindow(QMainWindow):
     def _on_videos(self) -> None:
         if self.project.statuses and self.pages.currentIndex() == 0:
             self.pages.setCurrentIndex(1)
+        self._update_actions()
 
     def _on_model(self) -> None:
         self.device_label.setText(self.runner.device_label)
+        self.device_label.setToolTip(self.runner.device_label)
         model = self.project.model
         if model is None:
-            self.model_label.setText("model: none yet (an untrained one is made on first Analyse)")
+            self.model_label.setText("model: none yet")
+            self.model_label.setToolTip(
+                "An untrained model is made on the first Analyse; fine-tune it on your labels."
+            )
         elif model.untrained:
-            self.model_label.setText(
-                f"<b style='color:#d00000'>model #{model.id} {model.name}: "
-                "UNTRAINED — predictions are meaningless</b>"
+            self.model_label.setText(f"<b style='color:#d00000'>model #{model.id}: UNTRAINED</b>")
+            self.model_label.setToolTip(
+                f"{model.name}: its predictions are meaningless until it is fine-tuned."
             )
         else:
             self.model_label.setText(f"model #{model.id} {model.name}")
+            self.model_label.setToolTip("")
 
     def _on_classes(self) -> None:
         for action in self._class_actions:
@@ -298,8 +341,8 @@ class MainWindow(QMainWindow):
             self._class_actions.append(action)
 
     def _on_playing(self, playing: bool) -> None:
-        if self.play_button is not None:
-            self.play_button.setText("⏸" if playing else "▶")
+        pixmap = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.actions_by_name["play"].setIcon(self.style().standardIcon(pixmap))
 
     def _update_actions(self) -> None:
         if self._shut_down:
@@ -324,11 +367,12 @@ class MainWindow(QMainWindow):
         self.demo_button.setEnabled(not jobs.is_running("demo"))
         for name in ("export_video", "accept_visible", "fill_visible", "reviewed", "split", "merge", "go_to"):
             a[name].setEnabled(has_video)
+        a["export_project"].setEnabled(bool(self.project.statuses))
         a["delete"].setEnabled(c.selection is not None)
         a["accept_event"].setEnabled(c.selected_event is not None)
 
     def _show_message(self, text: str) -> None:
-        self.statusBar().showMessage(text, 8000)
+        self.statusBar().showMessage(text, STATUS_MS)
 
     def _show_error(self, text: str, details: str) -> None:
         self.statusBar().showMessage(text.splitlines()[0], 8000)
@@ -397,9 +441,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def export(self, whole_project: bool) -> None:
+        """Export starts in the folder of the last export, else the user's documents; never in
+        the working directory or the store's folder."""
         filters = ";;".join(f"{name} (*{w.suffix})" for name, w in WRITERS.items())
-        out, chosen = file_dialogs.save_file(self, "Export labels", "", filters)
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        folder = str(self.settings.value("export/folder", "") or documents or Path.home())
+        out, chosen = file_dialogs.save_file(self, "Export labels", folder, filters)
         if out:
+            self.settings.setValue("export/folder", str(Path(out).parent))
             name = chosen.split(" ", 1)[0] if chosen else next(iter(WRITERS))
             self.project.export_labels(name, out, None if whole_project else self._current_ids())
 
@@ -447,12 +496,50 @@ class MainWindow(QMainWindow):
         keys = [(key, cls.name) for key, cls in class_keys(self.project.classes)]
         dialog = ShortcutsDialog(action_table.shortcut_rows(keys), self)
         dialog.show()
+        dialog.fit_columns()
         return dialog
+
+    # --- what a restart brings back -----------------------------------------------------------
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            width, height = min(width, room.width()), min(height, room.height())
+        self.resize(width, height)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        layout = self.settings.value("window/state")
+        if layout is not None:
+            self.restoreState(layout, LAYOUT_VERSION)
+
+    def _save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+
+    def _project_key(self) -> str:
+        """Settings key of the open project (its URL holds characters QSettings treats as paths)."""
+        return "projects/" + hashlib.sha1(self.project.store.url.encode()).hexdigest()[:16]
+
+    def _remember_video(self) -> None:
+        if self.current.video is not None:
+            self.settings.setValue(f"{self._project_key()}/video", self.current.video.id)
+
+    def _remembered_video(self) -> int | None:
+        value = self.settings.value(f"{self._project_key()}/video")
+        try:
+            return None if value is None else int(value)
+        except (TypeError, ValueError):
+            return None
 
     def shutdown(self) -> None:
         if self._shut_down:
             return
         self._shut_down = True
+        self._save_layout()
         self.playback.pause()
         self.app_models.shutdown()
         self.player.shutdown()

@@ -30,6 +30,7 @@ from core.store.features import FeatureRepository
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
 from core.store.orm import FeatureCacheRow, LabelClassRow, ModelVersionRow, SettingsRow
+from core.store.postprocess import PostprocessRepository
 from core.store.predictions import PredictionRepository
 from core.store.records import BACKGROUND
 from core.store.segments import SegmentRepository
@@ -63,6 +64,7 @@ class Store:
     predictions: PredictionRepository
     features: FeatureRepository
     imports: ImportRepository
+    postprocess: PostprocessRepository
     recovered_from: Path | None = None
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
 
@@ -144,6 +146,7 @@ def open_store(url: str) -> Store:
         predictions=PredictionRepository(factory),
         features=FeatureRepository(factory, files_dir),
         imports=ImportRepository(factory),
+        postprocess=PostprocessRepository(factory),
         recovered_from=recovered_from,
     )
 

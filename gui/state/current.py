@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.analysis.postprocess import PostprocessParams, PredictedEvent
+from core.analysis.postprocess_settings import load_params, save_params
 from core.analysis.predictions import VideoPredictions, events_for, load_predictions
 from core.labels import editing
 from core.labels.overview import ensure_indexed
@@ -48,6 +49,9 @@ class CurrentVideo(QObject):
         self.frame = 0
         self.segments: list[Segment] = []
         self.selection: tuple[int, int] | None = None
+        self.selection_by_user = False  # a class key relabels only a selection the user made
+        self._indexing = ""  # the name of the video being indexed, for the status bar
+        self.remembered_video: Callable[[], int | None] = lambda: None  # the window's settings say
         self.selected_event: PredictedEvent | None = None
         self.in_point: int | None = None
         self.predictions: VideoPredictions | None = None
@@ -81,7 +85,9 @@ class CurrentVideo(QObject):
 
     def open_first(self) -> None:
         """Start where work is, not on an empty player."""
-        first = next((s.video for s in self.project.statuses if not s.missing), None)
+        remembered = self.remembered_video()  # the one open when the app was last closed
+        present = [s.video for s in self.project.statuses if not s.missing]
+        first = next((v for v in present if v.id == remembered), None) or next(iter(present), None)
         if first is not None:
             self.open_video(first.id)
 
@@ -94,9 +100,10 @@ class CurrentVideo(QObject):
             self._show_video(video)
             return
         if self.runner.is_running(INDEX_JOB):
-            self.message.emit(f"Still indexing a video; open {Path(video.path).name} once it is done.")
+            self.message.emit(f"Indexing {self._indexing} is under way; it opens when done.")
             return
-        self.message.emit(f"Indexing {Path(video.path).name}…")
+        self._indexing = Path(video.path).name
+        self.message.emit(f"Indexing {self._indexing}…")
         self.runner.start_job(
             INDEX_JOB,
             lambda ctx: ensure_indexed(store, video, ctx.cancel),
@@ -174,6 +181,9 @@ class CurrentVideo(QObject):
         self.predictions = (
             None if video is None else self.project.guard(lambda: load_predictions(store, video))
         )
+        preds = self.predictions
+        if preds is not None:  # the project's saved thresholds, by class name
+            self.params = self.project.guard(lambda: load_params(store, preds.class_names)) or {}
         self.recompute_events()
 
     def schedule_prediction_reload(self) -> None:
@@ -195,6 +205,9 @@ class CurrentVideo(QObject):
 
     def set_params(self, class_index: int, params: PostprocessParams) -> None:
         self.params[class_index] = params
+        preds, store = self.predictions, self.project.store
+        if preds is not None:
+            self.project.guard(lambda: save_params(store, preds.class_names[class_index], params))
         self.recompute_events()
 
     # --- time -----------------------------------------------------------------------------------
@@ -234,14 +247,16 @@ class CurrentVideo(QObject):
 
     # --- selection --------------------------------------------------------------------------------
 
-    def select_range(self, start: int, end: int) -> None:
+    def select_range(self, start: int, end: int, by_user: bool = True) -> None:
         self.selection = (start, end) if end > start else None
+        self.selection_by_user = by_user
         self.selected_event = None
         self.selection_changed.emit()
 
     def select_segment_at(self, frame: int) -> Segment | None:
         seg = editing.segment_at(self.segments, frame)
         self.selection = None if seg is None else (seg.start_frame, seg.end_frame)
+        self.selection_by_user = True
         self.selected_event = None
         self.selection_changed.emit()
         return seg
@@ -264,10 +279,15 @@ class CurrentVideo(QObject):
 
     # --- edits ----------------------------------------------------------------------------------
 
-    def _edit(self, action: Callable[[], Undoable | None], select: tuple[int, int] | None = None) -> bool:
+    def _edit(
+        self,
+        action: Callable[[], Undoable | None],
+        select: tuple[int, int] | None = None,
+        by_user: bool = True,
+    ) -> bool:
         done = self.project.apply(action)
         if done and select is not None:
-            self.select_range(*select)
+            self.select_range(*select, by_user=by_user)
         return done
 
     def create_segment(self, start: int, end: int, class_id: int | None = None) -> None:
@@ -277,7 +297,10 @@ class CurrentVideo(QObject):
         if video is None or chosen is None or end <= start:
             return
         project = self.project.project
-        self._edit(lambda: actions.label_range(project, video.id, start, end, chosen), (start, end))
+        # A freshly drawn segment is shown selected, but choosing the next class must not relabel it.
+        self._edit(
+            lambda: actions.label_range(project, video.id, start, end, chosen), (start, end), by_user=False
+        )
 
     def change_segment(self, segment: Segment, new_start: int, new_end: int) -> None:
         new_start, new_end = max(0, new_start), min(new_end, self.frame_count)
@@ -288,10 +311,11 @@ class CurrentVideo(QObject):
 
     def relabel_selection(self, class_id: int) -> None:
         self.project.set_current_class(class_id)
-        if self.selection is None or self.video is None:
+        if self.selection is None or self.video is None or not self.selection_by_user:
             return
         start, end = self.selection
         self.create_segment(start, end, class_id)
+        self.selection_by_user = self.selection == (start, end)  # still the user's: a second key corrects it
 
     def delete_selection(self) -> None:
         if self.selection is None or self.video is None:

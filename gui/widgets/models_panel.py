@@ -74,6 +74,7 @@ class ModelsPanel(QWidget):
         self.import_button.clicked.connect(self.import_file)
         buttons = QHBoxLayout()
         for button in (self.use, self.compare, self.export, self.import_button):
+            button.setMinimumWidth(56)  # the dock column may be narrow: the video gets the room
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

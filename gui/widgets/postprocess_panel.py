@@ -23,7 +23,7 @@ class PostprocessPanel(QWidget):
         for box in (self.open_threshold, self.close_threshold):
             box.setRange(0.0, 1.0)
             box.setSingleStep(0.05)
-            box.setDecimals(2)
+            box.setDecimals(3)
         self.min_length = QSpinBox()
         self.min_length.setRange(1, 100000)
         self.min_length.setSuffix(" frames")

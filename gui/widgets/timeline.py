@@ -18,7 +18,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.store.classes import PALETTE
-from core.store.records import Segment, SegmentSource
+from core.store.records import BACKGROUND, Segment, SegmentSource
 from gui.state import CurrentVideo, ProjectState
 from gui.widgets.segment_items import OutlineItem, Span, SpansItem
 
@@ -194,6 +194,8 @@ class Timeline(QWidget):
         self.overview = self.view.addPlot(row=2, col=0, viewBox=self.overview_box)
         self.overview.getAxis("left").setTicks([[(1.0, "overview")]])
         self.overview.setYRange(0, 2, padding=0)
+        self.overview.hideAxis("bottom")  # the lanes above carry the frame numbers
+        self.overview.setMaximumHeight(44)  # a strip: the probabilities get the height
         self.overview_labels = SpansItem(*LABEL_LANE)
         self.overview_events = SpansItem(*EVENT_LANE)
         self.overview.addItem(self.overview_labels)
@@ -203,6 +205,7 @@ class Timeline(QWidget):
 
         for plot in (self.probs, self.tracks, self.overview):
             plot.getAxis("left").setWidth(64)
+            plot.hideButtons()  # pyqtgraph's "A" (auto-range): Ctrl+0 shows the whole video
         self.view.ci.layout.setRowStretchFactor(0, 5)
         self.view.ci.layout.setRowStretchFactor(1, 3)
         self.view.ci.layout.setRowStretchFactor(2, 1)
@@ -272,12 +275,14 @@ class Timeline(QWidget):
 
     def _on_labels(self) -> None:
         colors = {c.id: c.color for c in self.project.classes}
+        background = {c.id for c in self.project.classes if c.name == BACKGROUND}
         spans = [
             Span(
                 s.start_frame,
                 s.end_frame,
                 colors.get(s.class_id, "#888888"),
                 s.source is SegmentSource.ACCEPTED,
+                s.class_id in background,
             )
             for s in self.state.segments
         ]

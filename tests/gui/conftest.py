@@ -79,6 +79,7 @@ def window(qtbot: Any, store: Store, warnings_shown: list[str]) -> Iterator[Any]
 
     win = MainWindow(AppModels.create(Project(store)), QSettings())
     qtbot.addWidget(win)
+    win.resize(1280, 820)  # the offscreen screen is small; tests aim drags of a few frames
     win.show()
     qtbot.waitExposed(win)
     yield win
