@@ -7,7 +7,7 @@ the class still undo correctly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.store import Store
@@ -23,11 +23,31 @@ class ClassChange:
     redo: Callable[[], object]
 
 
-def add_class(store: Store, name: str, color: str | None = None, shortcut: str | None = None) -> ClassChange:
-    cls = store.classes.add(name, color, shortcut)
-    return ClassChange(
-        f"Add class {cls.name}", lambda: store.classes.remove(cls.id), lambda: store.classes.restore(cls)
-    )
+def add_class(
+    store: Store,
+    name: str,
+    color: str | None = None,
+    shortcut: str | None = None,
+    track_id: int | None = None,
+    modifiers: Sequence[str] = (),
+) -> ClassChange:
+    """Add a class to a track, and to every track sharing its class set (one ethogram, several subjects)."""
+    with store.unit("add the label class"):
+        track = store.tracks.default() if track_id is None else store.tracks.get(track_id)
+        targets = [
+            t for t in store.tracks.list() if track.class_set is not None and t.class_set == track.class_set
+        ]
+        added = [store.classes.add(name, color, shortcut, t.id, modifiers) for t in (targets or [track])]
+
+    def undo() -> None:
+        for cls in added:
+            store.classes.remove(cls.id)
+
+    def redo() -> None:
+        for cls in added:
+            store.classes.restore(cls)
+
+    return ClassChange(f"Add class {added[0].name}", undo, redo)
 
 
 def rename_class(store: Store, class_id: int, name: str) -> ClassChange | None:
@@ -48,8 +68,8 @@ def delete_class(store: Store, class_id: int, reassign_to: int | None = None) ->
         owned: dict[int, list[NewSegment]] = {}
         for video in store.videos.list():
             segs = [
-                NewSegment(cls.id, s.start_frame, s.end_frame, s.source)
-                for s in store.segments.list(video.id)
+                NewSegment(cls.id, s.start_frame, s.end_frame, s.source, s.modifiers, s.comment)
+                for s in store.segments.list(video.id, track_id=cls.track_id)
                 if s.class_id == cls.id
             ]
             if segs:

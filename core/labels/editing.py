@@ -27,13 +27,13 @@ def snapshot(segments: Sequence[Segment], start: int, end: int) -> tuple[NewSegm
     for seg in sorted(segments, key=lambda s: s.start_frame):
         lo, hi = max(seg.start_frame, start), min(seg.end_frame, end)
         if lo < hi:
-            out.append(NewSegment(seg.class_id, lo, hi, seg.source))
+            out.append(NewSegment(seg.class_id, lo, hi, seg.source, seg.modifiers, seg.comment))
     return tuple(out)
 
 
 @dataclass(frozen=True)
 class Edit:
-    """What one edit changed: the labels of ``[start, end)`` before and after it."""
+    """What one edit changed: the labels of ``[start, end)`` in one track before and after it."""
 
     text: str
     video_id: int
@@ -41,55 +41,69 @@ class Edit:
     end: int
     before: tuple[NewSegment, ...]
     after: tuple[NewSegment, ...]
+    track_id: int | None = None  # None: the default track
 
     @property
     def changed(self) -> bool:
         return self.before != self.after
 
     def undo(self, store: Store) -> None:
-        store.segments.replace_range(self.video_id, self.start, self.end, self.before)
+        store.segments.replace_range(self.video_id, self.start, self.end, self.before, self.track_id)
 
     def redo(self, store: Store) -> None:
-        store.segments.replace_range(self.video_id, self.start, self.end, self.after)
+        store.segments.replace_range(self.video_id, self.start, self.end, self.after, self.track_id)
 
 
 def record_edit(
-    store: Store, text: str, video_id: int, start: int, end: int, action: Callable[[], object]
+    store: Store,
+    text: str,
+    video_id: int,
+    start: int,
+    end: int,
+    action: Callable[[], object],
+    track_id: int | None = None,
 ) -> Edit:
-    """Run ``action`` (which must only change frames in ``[start, end)``) and record the change."""
+    """Run ``action`` (which must only change frames in ``[start, end)`` of the track) and record it."""
     if end <= start:
         raise StoreError(f"Nothing to edit: the range {start}–{end} is empty.")
     with store.unit("save the label edit"):  # joins the caller's unit, if any: all or nothing
-        before = snapshot(store.segments.list(video_id, start, end), start, end)
+        before = snapshot(store.segments.list(video_id, start, end, track_id), start, end)
         action()
-        after = snapshot(store.segments.list(video_id, start, end), start, end)
-    return Edit(text, video_id, start, end, before, after)
+        after = snapshot(store.segments.list(video_id, start, end, track_id), start, end)
+    return Edit(text, video_id, start, end, before, after, track_id)
 
 
 # --- edits ----------------------------------------------------------------------------------
 
 
-def label_range(store: Store, video_id: int, start: int, end: int, class_id: int) -> Edit:
-    """Give ``[start, end)`` one human label, overwriting what was there."""
-    return record_edit(
-        store,
-        "Label frames",
-        video_id,
-        start,
-        end,
-        lambda: store.segments.add(video_id, NewSegment(class_id, start, end, SegmentSource.HUMAN)),
-    )
+def label_range(
+    store: Store,
+    video_id: int,
+    start: int,
+    end: int,
+    class_id: int,
+    modifiers: Sequence[str] = (),
+    comment: str | None = None,
+) -> Edit:
+    """Give ``[start, end)`` of the class's track one human label, overwriting what was there."""
+    with store.unit("save the label edit"):
+        track_id = store.classes.get(class_id).track_id
+        label = NewSegment(class_id, start, end, SegmentSource.HUMAN, tuple(modifiers), comment)
+        return record_edit(
+            store, "Label frames", video_id, start, end, lambda: store.segments.add(video_id, label), track_id
+        )
 
 
-def clear_range(store: Store, video_id: int, start: int, end: int) -> Edit:
-    """Unlabel ``[start, end)``."""
+def clear_range(store: Store, video_id: int, start: int, end: int, track_id: int | None = None) -> Edit:
+    """Unlabel ``[start, end)`` of one track (the default one unless named)."""
     return record_edit(
         store,
         "Delete label",
         video_id,
         start,
         end,
-        lambda: store.segments.replace_range(video_id, start, end, []),
+        lambda: store.segments.replace_range(video_id, start, end, [], track_id),
+        track_id,
     )
 
 
@@ -102,10 +116,17 @@ def change_segment(store: Store, segment: Segment, new_start: int, new_end: int)
     text = "Move segment" if moved and new_start != segment.start_frame else "Resize segment"
 
     def action() -> None:
-        store.segments.replace_range(segment.video_id, segment.start_frame, segment.end_frame, [])
-        store.segments.add(segment.video_id, NewSegment(segment.class_id, new_start, new_end, segment.source))
+        store.segments.replace_range(
+            segment.video_id, segment.start_frame, segment.end_frame, [], segment.track_id
+        )
+        store.segments.add(
+            segment.video_id,
+            NewSegment(
+                segment.class_id, new_start, new_end, segment.source, segment.modifiers, segment.comment
+            ),
+        )
 
-    return record_edit(store, text, segment.video_id, lo, hi, action)
+    return record_edit(store, text, segment.video_id, lo, hi, action, segment.track_id)
 
 
 def merge_with_next(store: Store, video_id: int, segments: Sequence[Segment], segment: Segment) -> Edit:
@@ -121,13 +142,17 @@ def merge_with_next(store: Store, video_id: int, segments: Sequence[Segment], se
         video_id,
         start,
         end,
-        lambda: store.segments.add(video_id, NewSegment(segment.class_id, start, end, segment.source)),
+        lambda: store.segments.add(
+            video_id,
+            NewSegment(segment.class_id, start, end, segment.source, segment.modifiers, segment.comment),
+        ),
+        segment.track_id,
     )
 
 
-def mark_reviewed(store: Store, video_id: int, start: int, end: int) -> Edit:
+def mark_reviewed(store: Store, video_id: int, start: int, end: int, track_id: int | None = None) -> Edit:
     """Label the unlabelled frames of ``[start, end)`` as background: a human looked and saw nothing."""
-    background = store.classes.by_name(BACKGROUND)
+    background = store.classes.by_name(BACKGROUND, track_id)
     if background is None:  # the store creates it; only a damaged database lacks it
         raise StoreError("The project has no background class; reopen it to recreate it.")
     return record_edit(
@@ -137,6 +162,7 @@ def mark_reviewed(store: Store, video_id: int, start: int, end: int) -> Edit:
         start,
         end,
         lambda: store.segments.fill_unlabelled(video_id, start, end, background.id),
+        track_id,
     )
 
 

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from core.analysis.postprocess import PredictedEvent
-from core.labels import class_edits, editing
+from core.labels import class_edits, editing, track_edits
 from core.labels.accept import accept_events
 from core.labels.editing import Edit
 from core.labels.keys import check_class_key
 from core.project.project import Project, Undoable
-from core.store.records import Segment
+from core.store.records import Segment, TrackKind
+from core.store.unit import KEEP, Keep
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,26 @@ def _class(project: Project, make: Callable[[], class_edits.ClassChange | None])
 # --- labels ------------------------------------------------------------------------------------
 
 
-def label_range(project: Project, video_id: int, start: int, end: int, class_id: int) -> Undoable | None:
-    return _edit(project, lambda: editing.label_range(project.store, video_id, start, end, class_id))
+def label_range(
+    project: Project,
+    video_id: int,
+    start: int,
+    end: int,
+    class_id: int,
+    modifiers: Sequence[str] = (),
+    comment: str | None = None,
+) -> Undoable | None:
+    """Label frames in the class's track; other tracks keep their labels there."""
+    return _edit(
+        project,
+        lambda: editing.label_range(project.store, video_id, start, end, class_id, modifiers, comment),
+    )
 
 
-def clear_range(project: Project, video_id: int, start: int, end: int) -> Undoable | None:
-    return _edit(project, lambda: editing.clear_range(project.store, video_id, start, end))
+def clear_range(
+    project: Project, video_id: int, start: int, end: int, track_id: int | None = None
+) -> Undoable | None:
+    return _edit(project, lambda: editing.clear_range(project.store, video_id, start, end, track_id))
 
 
 def change_segment(project: Project, segment: Segment, new_start: int, new_end: int) -> Undoable | None:
@@ -58,8 +73,10 @@ def merge_with_next(
     return _edit(project, lambda: editing.merge_with_next(project.store, video_id, segments, segment))
 
 
-def mark_reviewed(project: Project, video_id: int, start: int, end: int) -> Undoable | None:
-    return _edit(project, lambda: editing.mark_reviewed(project.store, video_id, start, end))
+def mark_reviewed(
+    project: Project, video_id: int, start: int, end: int, track_id: int | None = None
+) -> Undoable | None:
+    return _edit(project, lambda: editing.mark_reviewed(project.store, video_id, start, end, track_id))
 
 
 def accept(
@@ -104,9 +121,13 @@ def add_class(
     color: str | None = None,
     shortcut: str | None = None,
     reserved: Mapping[str, str] = NO_RESERVED,
+    track_id: int | None = None,
+    modifiers: Sequence[str] = (),
 ) -> Undoable | None:
     check_class_key(shortcut, reserved)
-    return _class(project, lambda: class_edits.add_class(project.store, name, color, shortcut))
+    return _class(
+        project, lambda: class_edits.add_class(project.store, name, color, shortcut, track_id, modifiers)
+    )
 
 
 def rename_class(project: Project, class_id: int, name: str) -> Undoable | None:
@@ -127,3 +148,28 @@ def set_class_shortcut(
 
 def delete_class(project: Project, class_id: int, reassign_to: int | None = None) -> Undoable | None:
     return _class(project, lambda: class_edits.delete_class(project.store, class_id, reassign_to))
+
+
+# --- tracks ------------------------------------------------------------------------------------
+
+
+def add_track(
+    project: Project,
+    name: str,
+    kind: TrackKind = TrackKind.STATE,
+    subject: str | None = None,
+    like: int | None = None,
+) -> Undoable | None:
+    """A new track (``like`` copies another track's classes into a shared class set)."""
+    return _class(project, lambda: track_edits.add_track(project.store, name, kind, subject, like))
+
+
+def remove_track(project: Project, track_id: int) -> Undoable | None:
+    """Delete a track with its classes and labels; undo brings all of them back."""
+    return _class(project, lambda: track_edits.remove_track(project.store, track_id))
+
+
+def change_track(
+    project: Project, track_id: int, name: str | None = None, subject: str | Keep | None = KEEP
+) -> Undoable | None:
+    return _class(project, lambda: track_edits.change_track(project.store, track_id, name, subject))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import logging
 import re
+from collections.abc import Sequence
 from typing import Final
 
 from sqlalchemy import delete, func, select, update
@@ -19,11 +20,12 @@ from core.store.changes import ClassesChanged, SegmentsChanged
 from core.store.orm import LabelClassRow, SegmentRow
 from core.store.painting import normalize_video
 from core.store.records import BACKGROUND, LabelClass
+from core.store.tracks import default_row
+from core.store.tracks import row as track_row
 from core.store.unit import KEEP, Keep, Repository
 
 log = logging.getLogger(__name__)
 
-BACKGROUND_COLOR = "#808080"
 PALETTE: Final = (
     "#e6194b",
     "#3cb44b",
@@ -53,13 +55,32 @@ def name_key(name: str) -> str:
 
 
 def to_record(row: LabelClassRow) -> LabelClass:
-    return LabelClass(id=row.id, name=row.name, color=row.color, shortcut=row.shortcut, position=row.position)
+    return LabelClass(
+        id=row.id,
+        name=row.name,
+        color=row.color,
+        shortcut=row.shortcut,
+        position=row.position,
+        track_id=row.track_id,
+        modifiers=tuple(row.modifiers or ()),
+    )
+
+
+def _track_id(session: Session, track_id: int | None) -> int:
+    """The named track, checked, or the default one: commands that name none act on it."""
+    return default_row(session).id if track_id is None else track_row(session, track_id).id
 
 
 class ClassRepository(Repository):
-    def list(self) -> builtins.list[LabelClass]:
+    def list(self, track_id: int | None = None) -> builtins.list[LabelClass]:
+        """One track's classes (the default track's when none is named), background first."""
         with self._read("list the label classes") as session:
-            rows = session.scalars(select(LabelClassRow).order_by(LabelClassRow.position, LabelClassRow.id))
+            tid = _track_id(session, track_id)
+            rows = session.scalars(
+                select(LabelClassRow)
+                .where(LabelClassRow.track_id == tid)
+                .order_by(LabelClassRow.position, LabelClassRow.id)
+            )
             records = [to_record(r) for r in rows]
         records.sort(key=lambda c: c.name != BACKGROUND)  # stable: background first, rest by position
         return records
@@ -68,23 +89,54 @@ class ClassRepository(Repository):
         with self._read("read a label class") as session:
             return to_record(_row(session, class_id))
 
-    def by_name(self, name: str) -> LabelClass | None:
+    def list_all(self) -> builtins.list[LabelClass]:
+        """Every track's classes, by track then position."""
+        with self._read("list the label classes") as session:
+            rows = session.scalars(
+                select(LabelClassRow).order_by(
+                    LabelClassRow.track_id, LabelClassRow.position, LabelClassRow.id
+                )
+            )
+            return [to_record(r) for r in rows]
+
+    def by_name(self, name: str, track_id: int | None = None) -> LabelClass | None:
         with self._read("look up a label class") as session:
-            row = session.scalar(select(LabelClassRow).where(LabelClassRow.name_key == name_key(name)))
+            tid = _track_id(session, track_id)
+            row = session.scalar(
+                select(LabelClassRow).where(
+                    LabelClassRow.track_id == tid, LabelClassRow.name_key == name_key(name)
+                )
+            )
             return None if row is None else to_record(row)
 
-    def add(self, name: str, color: str | None = None, shortcut: str | None = None) -> LabelClass:
+    def add(
+        self,
+        name: str,
+        color: str | None = None,
+        shortcut: str | None = None,
+        track_id: int | None = None,
+        modifiers: Sequence[str] = (),
+    ) -> LabelClass:
         clean = _clean_name(name)
         with self._write(f"add the label class '{clean}'") as session:
             self._changed(ClassesChanged())
-            _check_name_free(session, clean, None)
-            used = set(session.scalars(select(LabelClassRow.color)))
+            tid = _track_id(session, track_id)
+            _check_name_free(session, tid, clean, None)
+            used = set(session.scalars(select(LabelClassRow.color).where(LabelClassRow.track_id == tid)))
             chosen = _clean_color(color) if color is not None else _next_color(used)
             key = _clean_shortcut(shortcut)
-            _check_shortcut_free(session, key, None)
-            position = (session.scalar(select(func.max(LabelClassRow.position))) or 0) + 1
+            _check_shortcut_free(session, tid, key, None)
+            last = session.scalar(
+                select(func.max(LabelClassRow.position)).where(LabelClassRow.track_id == tid)
+            )
             row = LabelClassRow(
-                name=clean, name_key=name_key(clean), color=chosen, shortcut=key, position=position
+                track_id=tid,
+                name=clean,
+                name_key=name_key(clean),
+                color=chosen,
+                shortcut=key,
+                position=(last or 0) + 1,
+                modifiers=clean_modifiers(modifiers),
             )
             session.add(row)
             session.flush()
@@ -98,11 +150,13 @@ class ClassRepository(Repository):
             self._changed(ClassesChanged())
             if session.get(LabelClassRow, cls.id) is not None:
                 raise StoreError(f"The label class '{clean}' cannot be restored: its id is in use.")
-            _check_name_free(session, clean, None)
+            _check_name_free(session, cls.track_id, clean, None)
             key = _clean_shortcut(cls.shortcut)
-            _check_shortcut_free(session, key, None)
+            _check_shortcut_free(session, cls.track_id, key, None)
             row = LabelClassRow(
                 id=cls.id,
+                track_id=track_row(session, cls.track_id).id,
+                modifiers=clean_modifiers(cls.modifiers),
                 name=clean,
                 name_key=name_key(clean),
                 color=_clean_color(cls.color),
@@ -121,14 +175,18 @@ class ClassRepository(Repository):
             row = _row(session, class_id)
             if row.name == BACKGROUND:
                 raise StoreError("The background class cannot be renamed.")
-            _check_name_free(session, clean, class_id)
+            _check_name_free(session, row.track_id, clean, class_id)
             row.name, row.name_key = clean, name_key(clean)
             return to_record(row)
 
     def update(
-        self, class_id: int, color: str | Keep = KEEP, shortcut: str | Keep | None = KEEP
+        self,
+        class_id: int,
+        color: str | Keep = KEEP,
+        shortcut: str | Keep | None = KEEP,
+        modifiers: Sequence[str] | Keep = KEEP,
     ) -> LabelClass:
-        """Change colour and/or shortcut; ``shortcut=None`` removes the shortcut."""
+        """Change colour, shortcut and/or modifiers; ``shortcut=None`` removes the shortcut."""
         with self._write("change a label class") as session:
             self._changed(ClassesChanged())
             row = _row(session, class_id)
@@ -136,8 +194,10 @@ class ClassRepository(Repository):
                 row.color = _clean_color(color)
             if not isinstance(shortcut, Keep):
                 key = _clean_shortcut(shortcut)
-                _check_shortcut_free(session, key, class_id)
+                _check_shortcut_free(session, row.track_id, key, class_id)
                 row.shortcut = key
+            if not isinstance(modifiers, Keep):
+                row.modifiers = clean_modifiers(modifiers)
             return to_record(row)
 
     def remove(self, class_id: int, reassign_to: int | None = None) -> None:
@@ -153,7 +213,8 @@ class ClassRepository(Repository):
             else:
                 if reassign_to == class_id:
                     raise StoreError("Choose a different class to move the segments to.")
-                _row(session, reassign_to)
+                if _row(session, reassign_to).track_id != row.track_id:
+                    raise StoreError("Segments can only move to a class of the same track.")
                 videos = set(
                     session.scalars(select(SegmentRow.video_id).where(SegmentRow.class_id == class_id))
                 )
@@ -193,8 +254,12 @@ def _clean_name(name: str) -> str:
     return clean
 
 
-def _check_name_free(session: Session, name: str, own_id: int | None) -> None:
-    other = session.scalar(select(LabelClassRow).where(LabelClassRow.name_key == name_key(name)))
+def _check_name_free(session: Session, track_id: int, name: str, own_id: int | None) -> None:
+    other = session.scalar(
+        select(LabelClassRow).where(
+            LabelClassRow.track_id == track_id, LabelClassRow.name_key == name_key(name)
+        )
+    )
     if other is not None and other.id != own_id:
         raise StoreError(f"A label class named '{other.name}' already exists; choose another name.")
 
@@ -224,9 +289,25 @@ def _clean_shortcut(shortcut: str | None) -> str | None:
     return clean
 
 
-def _check_shortcut_free(session: Session, shortcut: str | None, own_id: int | None) -> None:
+def _check_shortcut_free(session: Session, track_id: int, shortcut: str | None, own_id: int | None) -> None:
     if shortcut is None:
         return
-    other = session.scalar(select(LabelClassRow).where(LabelClassRow.shortcut == shortcut))
+    other = session.scalar(
+        select(LabelClassRow).where(LabelClassRow.track_id == track_id, LabelClassRow.shortcut == shortcut)
+    )
     if other is not None and other.id != own_id:
         raise StoreError(f"The shortcut '{shortcut}' is already used by '{other.name}'; choose another key.")
+
+
+def clean_modifiers(modifiers: Sequence[str]) -> list[str]:
+    """Distinct, trimmed, in the order given: a modifier is a word like "left" or "fast"."""
+    out: list[str] = []
+    for value in modifiers:
+        clean = " ".join(value.split())
+        if not clean:
+            raise StoreError("A modifier needs a name.")
+        if len(clean) > 100:
+            raise StoreError("A modifier can be at most 100 characters long.")
+        if clean not in out:
+            out.append(clean)
+    return out

@@ -25,15 +25,15 @@ from sqlalchemy.pool import StaticPool
 from core.errors import StoreError
 from core.paths import files_dir_for, sqlite_file, to_stored
 from core.store import migrate
-from core.store.classes import BACKGROUND_COLOR, ClassRepository, name_key
+from core.store.classes import ClassRepository
 from core.store.features import FeatureRepository
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
-from core.store.orm import FeatureCacheRow, LabelClassRow, ModelVersionRow, SettingsRow
+from core.store.orm import FeatureCacheRow, ModelVersionRow, SettingsRow
 from core.store.postprocess import PostprocessRepository
 from core.store.predictions import PredictionRepository
-from core.store.records import BACKGROUND
 from core.store.segments import SegmentRepository
+from core.store.tracks import TrackRepository, ensure_defaults
 from core.store.unit import READ_ONLY_OPTION, Listener, UnitOfWork, Units, explain, units_for
 from core.store.videos import VideoRepository
 
@@ -57,6 +57,7 @@ class Store:
     engine: Engine
     session_factory: sessionmaker[Session]
     files_dir: Path
+    tracks: TrackRepository
     classes: ClassRepository
     videos: VideoRepository
     segments: SegmentRepository
@@ -139,6 +140,7 @@ def open_store(url: str) -> Store:
         engine=engine,
         session_factory=factory,
         files_dir=files_dir,
+        tracks=TrackRepository(factory),
         classes=ClassRepository(factory),
         videos=VideoRepository(factory),
         segments=SegmentRepository(factory),
@@ -195,11 +197,8 @@ def _prepare(engine: Engine) -> None:
 
 
 def _ensure_defaults(session: Session) -> None:
-    """Background is the class every unlabelled frame means; it must always exist."""
-    key = name_key(BACKGROUND)
-    if session.scalar(select(LabelClassRow.id).where(LabelClassRow.name_key == key)) is None:
-        log.info("Creating the background class")
-        session.add(LabelClassRow(name=BACKGROUND, name_key=key, color=BACKGROUND_COLOR, position=0))
+    """A default track, and in each track the background class every unlabelled frame means."""
+    ensure_defaults(session)
     if session.get(SettingsRow, 1) is None:
         session.add(SettingsRow(id=1, active_model_version_id=None))
 

@@ -18,7 +18,8 @@ from core.store import painting
 from core.store.changes import ClassesChanged, SegmentsChanged
 from core.store.classes import _check_name_free, _clean_name, _next_color, name_key
 from core.store.orm import LabelClassRow, VideoRow
-from core.store.records import SegmentSource
+from core.store.records import NewSegment, SegmentSource
+from core.store.tracks import default_row
 from core.store.unit import Repository
 
 log = logging.getLogger(__name__)
@@ -39,23 +40,34 @@ class ImportRepository(Repository):
         """Create ``new_classes``, then paint each video's segments in order; returns segments written."""
         written = 0
         with self._write("import the labels") as session:
-            used = set(session.scalars(select(LabelClassRow.color)))
-            position = session.scalar(select(func.max(LabelClassRow.position))) or 0
+            track = default_row(session)
+            in_track = LabelClassRow.track_id == track.id
+            used = set(session.scalars(select(LabelClassRow.color).where(in_track)))
+            position = session.scalar(select(func.max(LabelClassRow.position)).where(in_track)) or 0
             if new_classes:
                 self._changed(ClassesChanged())
             for name in new_classes:
                 clean = _clean_name(name)
-                _check_name_free(session, clean, None)
+                _check_name_free(session, track.id, clean, None)
                 position += 1
                 color = _next_color(used)
                 used.add(color)
                 session.add(
-                    LabelClassRow(name=clean, name_key=name_key(clean), color=color, position=position)
+                    LabelClassRow(
+                        track_id=track.id,
+                        name=clean,
+                        name_key=name_key(clean),
+                        color=color,
+                        position=position,
+                        modifiers=[],
+                    )
                 )
             session.flush()
             ids = {
                 key: class_id
-                for class_id, key in session.execute(select(LabelClassRow.id, LabelClassRow.name_key))
+                for class_id, key in session.execute(
+                    select(LabelClassRow.id, LabelClassRow.name_key).where(in_track)
+                )
             }
             for video_id, items in segments.items():
                 row = session.get(VideoRow, video_id)
@@ -73,7 +85,8 @@ class ImportRepository(Repository):
                         raise StoreError(
                             f"Frames {seg.start_frame}–{seg.end_frame} run past the end of {row.path}."
                         )
-                    painting.write(session, video_id, class_id, seg.start_frame, seg.end_frame, seg.source)
+                    label = NewSegment(class_id, seg.start_frame, seg.end_frame, seg.source)
+                    painting.write(session, video_id, track, label)
                     self._changed(SegmentsChanged(video_id, seg.start_frame, seg.end_frame))
                     written += 1
             log.info(

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from core.store.records import ModelState, RunStatus, SegmentSource
+from core.store.records import ModelState, RunStatus, SegmentSource, TrackKind
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,34 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class LabelClassRow(Base):
-    __tablename__ = "label_classes"
+class TrackRow(Base):
+    """One lane of labels: mutually exclusive within itself, free to overlap with other tracks."""
+
+    __tablename__ = "tracks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    # The case- and space-folded name: uniqueness must ignore case, portably across databases.
     name_key: Mapped[str] = mapped_column(String(100), unique=True)
-    color: Mapped[str] = mapped_column(String(7))
-    shortcut: Mapped[str | None] = mapped_column(String(16), unique=True)
+    kind: Mapped[TrackKind] = mapped_column(_enum(TrackKind, "track_kind"))
+    subject: Mapped[str | None] = mapped_column(String(100))
+    # Tracks naming the same class set share an ethogram (one per subject, say).
+    class_set: Mapped[str | None] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer)
+
+
+class LabelClassRow(Base):
+    __tablename__ = "label_classes"
+    __table_args__ = (UniqueConstraint("track_id", "name_key"), UniqueConstraint("track_id", "shortcut"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The case- and space-folded name: uniqueness must ignore case, portably across databases.
+    name_key: Mapped[str] = mapped_column(String(100))
+    color: Mapped[str] = mapped_column(String(7))
+    shortcut: Mapped[str | None] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer)
+    modifiers: Mapped[list[str]] = mapped_column(JSON, default=list)  # the values a label may carry
 
 
 class VideoRow(Base):
@@ -119,6 +137,8 @@ class SegmentRow(Base):
     start_frame: Mapped[int] = mapped_column(Integer)  # inclusive
     end_frame: Mapped[int] = mapped_column(Integer)  # exclusive
     source: Mapped[SegmentSource] = mapped_column(_enum(SegmentSource, "segment_source"))
+    modifiers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 

@@ -1,9 +1,10 @@
-"""Frame-exclusive segment writes inside an open session.
+"""Frame-exclusive segment writes inside an open session, one track at a time.
 
-Each frame carries at most one label (the model is a softmax), and two touching segments
-with the same class and source are stored as one. That canonical form makes a video's
-segments a pure function of its per-frame labels, which is what lets undo restore a range
-exactly with ``replace_range``.
+Within a track each frame carries at most one label (the track's head is a softmax), and two
+touching segments with the same class, source, modifiers and comment are stored as one;
+tracks never touch one another's frames. Point tracks hold one-frame events that never join.
+That canonical form makes a track's segments a pure function of its per-frame labels, which
+is what lets undo restore a range exactly with ``replace_range``.
 """
 
 from __future__ import annotations
@@ -13,28 +14,42 @@ import logging
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from core.store.orm import SegmentRow, utc_now
-from core.store.records import SegmentSource
+from core.store.orm import LabelClassRow, SegmentRow, TrackRow, utc_now
+from core.store.records import NewSegment, TrackKind
 
 log = logging.getLogger(__name__)
 
 
-def overlapping(session: Session, video_id: int, start: int, end: int) -> list[SegmentRow]:
-    """Rows sharing at least one frame with ``[start, end)``, by start frame."""
+def track_of_class(session: Session, class_id: int) -> TrackRow | None:
+    cls = session.get(LabelClassRow, class_id)
+    return None if cls is None else session.get(TrackRow, cls.track_id)
+
+
+def _in_track(track_id: int) -> ColumnElement[bool]:
+    return SegmentRow.class_id.in_(select(LabelClassRow.id).where(LabelClassRow.track_id == track_id))
+
+
+def overlapping(session: Session, video_id: int, start: int, end: int, track_id: int) -> list[SegmentRow]:
+    """The track's rows sharing at least one frame with ``[start, end)``, by start frame."""
     query = (
         select(SegmentRow)
-        .where(SegmentRow.video_id == video_id, SegmentRow.start_frame < end, SegmentRow.end_frame > start)
-        .order_by(SegmentRow.start_frame)
+        .where(
+            SegmentRow.video_id == video_id,
+            SegmentRow.start_frame < end,
+            SegmentRow.end_frame > start,
+            _in_track(track_id),
+        )
+        .order_by(SegmentRow.start_frame, SegmentRow.id)
     )
     return list(session.scalars(query))
 
 
 def clear_range(
-    session: Session, video_id: int, start: int, end: int, keep: SegmentRow | None = None
+    session: Session, video_id: int, start: int, end: int, track_id: int, keep: SegmentRow | None = None
 ) -> None:
-    """Unlabel ``[start, end)``: rows inside go, rows sticking out are trimmed or split."""
+    """Unlabel ``[start, end)`` in one track: rows inside go, rows sticking out are trimmed or split."""
     now = utc_now()
-    for row in overlapping(session, video_id, start, end):
+    for row in overlapping(session, video_id, start, end, track_id):
         if keep is not None and row.id == keep.id:
             continue
         if row.start_frame >= start and row.end_frame <= end:
@@ -47,6 +62,8 @@ def clear_range(
                     start_frame=end,
                     end_frame=row.end_frame,
                     source=row.source,
+                    modifiers=list(row.modifiers or ()),
+                    comment=row.comment,
                     created_at=row.created_at,
                     updated_at=now,
                 )
@@ -60,41 +77,32 @@ def clear_range(
 
 
 def write(
-    session: Session,
-    video_id: int,
-    class_id: int,
-    start: int,
-    end: int,
-    source: SegmentSource,
-    reuse: SegmentRow | None = None,
+    session: Session, video_id: int, track: TrackRow, segment: NewSegment, reuse: SegmentRow | None = None
 ) -> SegmentRow:
-    """Label ``[start, end)``, overwriting whatever was there; returns the row now covering it.
+    """Label ``segment``'s range in ``track``, overwriting what was there; returns the row now covering it.
 
     ``reuse`` keeps an existing row's id (an edited segment stays the same segment), unless
     it merges into an equal neighbour.
     """
-    clear_range(session, video_id, start, end, keep=reuse)
-    return place(session, video_id, class_id, start, end, source, reuse)
+    clear_range(session, video_id, segment.start_frame, segment.end_frame, track.id, keep=reuse)
+    return place(session, video_id, track, segment, reuse)
 
 
 def place(
-    session: Session,
-    video_id: int,
-    class_id: int,
-    start: int,
-    end: int,
-    source: SegmentSource,
-    reuse: SegmentRow | None = None,
+    session: Session, video_id: int, track: TrackRow, segment: NewSegment, reuse: SegmentRow | None = None
 ) -> SegmentRow:
     """Put a segment into an already empty range, joining equal neighbours on either side."""
     now = utc_now()
-    left = _neighbour(session, video_id, class_id, source, SegmentRow.end_frame == start, reuse)
-    right = _neighbour(session, video_id, class_id, source, SegmentRow.start_frame == end, reuse)
+    start, end = segment.start_frame, segment.end_frame
+    joins = track.kind != TrackKind.POINT
+    left = _neighbour(session, video_id, segment, SegmentRow.end_frame == start, reuse) if joins else None
+    right = _neighbour(session, video_id, segment, SegmentRow.start_frame == end, reuse) if joins else None
     row = reuse or left or right
     if row is None:
-        row = SegmentRow(video_id=video_id, class_id=class_id, source=source, created_at=now)
+        row = SegmentRow(video_id=video_id, class_id=segment.class_id, source=segment.source, created_at=now)
         session.add(row)
-    row.class_id, row.source, row.updated_at = class_id, source, now
+    row.class_id, row.source, row.updated_at = segment.class_id, segment.source, now
+    row.modifiers, row.comment = list(segment.modifiers), segment.comment
     row.start_frame = left.start_frame if left is not None else start
     row.end_frame = right.end_frame if right is not None else end
     for other in (left, right):
@@ -107,23 +115,25 @@ def place(
 
 def normalize_video(session: Session, video_id: int) -> None:
     """Join touching rows that became equal (for instance after moving segments to a class)."""
-    rows = session.scalars(
-        select(SegmentRow).where(SegmentRow.video_id == video_id).order_by(SegmentRow.start_frame)
+    tracks = {t.id: t for t in session.scalars(select(TrackRow))}
+    rows = session.execute(
+        select(SegmentRow, LabelClassRow.track_id)
+        .join(LabelClassRow, LabelClassRow.id == SegmentRow.class_id)
+        .where(SegmentRow.video_id == video_id)
+        .order_by(SegmentRow.start_frame)
     ).all()
-    previous: SegmentRow | None = None
-    for row in rows:
-        if (
-            previous is not None
-            and previous.end_frame == row.start_frame
-            and previous.class_id == row.class_id
-            and previous.source == row.source
-        ):
-            previous.end_frame = row.end_frame
-            previous.created_at = min(previous.created_at, row.created_at)
-            previous.updated_at = utc_now()
+    previous: dict[int, SegmentRow] = {}
+    for row, track_id in rows:
+        if tracks[track_id].kind == TrackKind.POINT:
+            continue
+        before = previous.get(track_id)
+        if before is not None and before.end_frame == row.start_frame and _same_label(before, row):
+            before.end_frame = row.end_frame
+            before.created_at = min(before.created_at, row.created_at)
+            before.updated_at = utc_now()
             session.delete(row)
             continue
-        previous = row
+        previous[track_id] = row
     session.flush()
 
 
@@ -142,20 +152,34 @@ def gaps(rows: list[SegmentRow], start: int, end: int) -> list[tuple[int, int]]:
     return result
 
 
+def _same_label(a: SegmentRow, b: SegmentRow) -> bool:
+    return (
+        a.class_id == b.class_id
+        and a.source == b.source
+        and list(a.modifiers or ()) == list(b.modifiers or ())
+        and a.comment == b.comment
+    )
+
+
 def _neighbour(
     session: Session,
     video_id: int,
-    class_id: int,
-    source: SegmentSource,
+    segment: NewSegment,
     touching: ColumnElement[bool],
     reuse: SegmentRow | None,
 ) -> SegmentRow | None:
     query = select(SegmentRow).where(
         SegmentRow.video_id == video_id,
-        SegmentRow.class_id == class_id,
-        SegmentRow.source == source,
+        SegmentRow.class_id == segment.class_id,
+        SegmentRow.source == segment.source,
         touching,
     )
     if reuse is not None and reuse.id is not None:
         query = query.where(SegmentRow.id != reuse.id)
-    return session.scalars(query).first()
+    for candidate in session.scalars(query):  # JSON has no portable equality in SQL
+        if (
+            list(candidate.modifiers or ()) == list(segment.modifiers)
+            and candidate.comment == segment.comment
+        ):
+            return candidate
+    return None

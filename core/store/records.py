@@ -17,6 +17,15 @@ class SegmentSource(enum.StrEnum):
     ACCEPTED = "accepted"  # a model prediction a human accepted
 
 
+class TrackKind(enum.StrEnum):
+    STATE = "state"  # segments [start, end)
+    POINT = "point"  # events at one frame, stored as [frame, frame + 1)
+
+
+DEFAULT_TRACK = "behaviour"
+"""The track every project starts with, and the one stores made before tracks migrate into."""
+
+
 class ModelState(enum.StrEnum):
     UNTRAINED = "untrained"
     TRAINING = "training"
@@ -32,12 +41,30 @@ class RunStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Track:
+    """A lane of labels with its own classes (and own background)."""
+
+    id: int
+    name: str
+    kind: TrackKind
+    subject: str | None
+    class_set: str | None
+    position: int
+
+    @property
+    def point(self) -> bool:
+        return self.kind is TrackKind.POINT
+
+
+@dataclass(frozen=True)
 class LabelClass:
     id: int
     name: str
     color: str  # "#rrggbb"
     shortcut: str | None
     position: int
+    track_id: int
+    modifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +114,9 @@ class Segment:
     source: SegmentSource
     created_at: datetime
     updated_at: datetime
+    track_id: int
+    modifiers: tuple[str, ...] = ()
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +127,8 @@ class NewSegment:
     start_frame: int
     end_frame: int
     source: SegmentSource = SegmentSource.HUMAN
+    modifiers: tuple[str, ...] = ()
+    comment: str | None = None
 
 
 @dataclass(frozen=True)

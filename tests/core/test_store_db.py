@@ -69,7 +69,7 @@ def test_reopening_is_a_no_op_upgrade(db_url: str, caplog: pytest.LogCaptureFixt
         assert len(second.segments.list(video.id)) == 1
         assert [c.name for c in second.classes.list()] == [BACKGROUND]
         with second.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
 
 
 def test_corrupt_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -165,7 +165,8 @@ def test_reads_do_not_wait_for_a_writer(store: Store, db_url: str) -> None:
     try:
         writer.execute("BEGIN IMMEDIATE")  # another program holds the write lock
         writer.execute(
-            "INSERT INTO label_classes (name, name_key, color, position) VALUES ('x', 'x', '#000000', 9)"
+            "INSERT INTO label_classes (track_id, name, name_key, color, position, modifiers) "
+            "VALUES (1, 'x', 'x', '#000000', 9, '[]')"
         )
         # A read that needed the lock would wait out busy_timeout and fail; it returns at once
         # with the committed state only.

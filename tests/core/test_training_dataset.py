@@ -27,7 +27,7 @@ INDEX = {n: i for i, n in enumerate(NAMES)}
 
 
 def _seg(cls: str, start: int, end: int, video_id: int = 1) -> Segment:
-    return Segment(0, video_id, INDEX[cls], cls, start, end, SegmentSource.HUMAN, NOW, NOW)
+    return Segment(0, video_id, INDEX[cls], cls, start, end, SegmentSource.HUMAN, NOW, NOW, 1)
 
 
 def _video(video_id: int, frames: int) -> Video:
@@ -43,7 +43,7 @@ def test_window_label_is_the_class_at_its_centre_and_unlabelled_stays_unlabelled
 
 
 def test_accepted_predictions_count_as_human_labels() -> None:
-    seg = Segment(0, 1, 1, "a", 0, 40, SegmentSource.ACCEPTED, NOW, NOW)
+    seg = Segment(0, 1, 1, "a", 0, 40, SegmentSource.ACCEPTED, NOW, NOW, 1)
     assert window_labels([seg], np.array([0]), 16, INDEX).tolist() == [1]
 
 
