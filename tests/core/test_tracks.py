@@ -25,7 +25,8 @@ def bstore(backend_url: str) -> Iterator[Store]:
 
 
 def _spans(store: Store, video_id: int, track_id: int | None = None) -> list[tuple[str, int, int]]:
-    return [(s.class_name, s.start_frame, s.end_frame) for s in store.segments.list(video_id, track_id=track_id)]
+    segs = store.segments.list(video_id, track_id=track_id)
+    return [(s.class_name, s.start_frame, s.end_frame) for s in segs]
 
 
 def test_a_store_made_before_tracks_keeps_every_class_and_label(tmp_path: Path) -> None:
