@@ -18,6 +18,7 @@ from core.cli import (
     library_cmds,
     models_cmd,
     proxy_cmd,
+    tracks_cmd,
 )
 from core.store import Store
 
@@ -26,6 +27,7 @@ Handler = Callable[[argparse.Namespace, Store], int]
 COMMAND_MODULES = (
     infer_cmd,
     library_cmds,
+    tracks_cmd,
     export_cmd,
     models_cmd,
     interchange_cmds,

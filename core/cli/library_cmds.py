@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.cli.common import find_video, frame_number
 from core.errors import StoreError
+from core.labels import class_edits
 from core.media.library import add_video, expand_video_paths
 from core.store import Store
 from core.store.records import NewSegment, SegmentSource
@@ -21,12 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     classes = sub.add_parser("classes", help="list, add or remove label classes")
     cls_sub = classes.add_subparsers(dest="action", required=True)
-    cls_sub.add_parser("list").set_defaults(handler=classes_list)
+    clist = cls_sub.add_parser("list")
+    clist.add_argument("--track", metavar="T", help="only this track's classes")
+    clist.set_defaults(handler=classes_list)
     cadd = cls_sub.add_parser("add")
     cadd.add_argument("names", nargs="+", metavar="NAME")
+    cadd.add_argument("--track", metavar="T", help="the track to add to (default: the first track)")
+    cadd.add_argument("--modifier", action="append", default=[], metavar="M", help="a value labels may carry")
     cadd.set_defaults(handler=classes_add)
     crm = cls_sub.add_parser("remove", help="remove classes (their segments are deleted)")
     crm.add_argument("names", nargs="+", metavar="NAME")
+    crm.add_argument("--track", metavar="T")
     crm.set_defaults(handler=classes_remove)
 
     segs = sub.add_parser("segments", help="list, add or remove labelled segments")
@@ -36,9 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     sadd.add_argument("start", type=frame_number)
     sadd.add_argument("end", type=frame_number)
     sadd.add_argument("class_name", metavar="CLASS")
+    sadd.add_argument("--track", metavar="T", help="the class's track (default: the first track)")
+    sadd.add_argument("--modifier", action="append", default=[], metavar="M")
+    sadd.add_argument("--comment", metavar="TEXT")
     sadd.set_defaults(handler=segments_add)
     slist = seg_sub.add_parser("list")
     slist.add_argument("video", nargs="?")
+    slist.add_argument("--track", metavar="T", help="only this track's segments")
     slist.set_defaults(handler=segments_list)
     srm = seg_sub.add_parser("remove")
     srm.add_argument("ids", nargs="+", type=int, metavar="ID")
@@ -60,22 +70,38 @@ def videos_add(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+def _several_tracks(store: Store) -> dict[int, str] | None:
+    """Track names by id when the project has more than one (then listings name the track)."""
+    tracks = store.tracks.list()
+    return {t.id: t.name for t in tracks} if len(tracks) > 1 else None
+
+
 def classes_list(args: argparse.Namespace, store: Store) -> int:
-    for c in store.classes.list():
-        print(f"{c.id}\t{c.name}\t{c.color}\t{c.shortcut or ''}")
+    names = _several_tracks(store)
+    if args.track is not None or names is None:
+        classes = store.classes.list(store.tracks.resolve(args.track).id)
+    else:
+        classes = store.classes.list_all()
+    for c in classes:
+        extra = "" if names is None else f"\t{names[c.track_id]}\t{','.join(c.modifiers)}"
+        print(f"{c.id}\t{c.name}\t{c.color}\t{c.shortcut or ''}{extra}")
     return 0
 
 
 def classes_add(args: argparse.Namespace, store: Store) -> int:
+    track = store.tracks.resolve(args.track)
     for name in args.names:
-        c = store.classes.add(name)
-        print(f"added class {c.id}\t{c.name}")
+        class_edits.add_class(store, name, track_id=track.id, modifiers=args.modifier)
+        c = store.classes.by_name(name, track.id)
+        if c is not None:
+            print(f"added class {c.id}\t{c.name}")
     return 0
 
 
 def classes_remove(args: argparse.Namespace, store: Store) -> int:
+    track = store.tracks.resolve(args.track)
     for name in args.names:
-        c = store.classes.by_name(name)
+        c = store.classes.by_name(name, track.id)
         if c is None:
             raise StoreError(f"No class named {name!r}: use 'classes list'.")
         store.classes.remove(c.id)
@@ -85,19 +111,36 @@ def classes_remove(args: argparse.Namespace, store: Store) -> int:
 
 def segments_add(args: argparse.Namespace, store: Store) -> int:
     video = find_video(store, args.video)
-    cls = store.classes.by_name(args.class_name)
+    track = store.tracks.resolve(args.track)
+    cls = store.classes.by_name(args.class_name, track.id)
     if cls is None:
-        raise StoreError(f"No class named {args.class_name!r}: add it with 'classes add {args.class_name}'.")
-    seg = store.segments.add(video.id, NewSegment(cls.id, args.start, args.end, SegmentSource.HUMAN))
+        where = "" if args.track is None else f" --track {track.name}"
+        raise StoreError(
+            f"No class named {args.class_name!r} in track '{track.name}': "
+            f"add it with 'classes add {args.class_name}{where}'."
+        )
+    label = NewSegment(cls.id, args.start, args.end, SegmentSource.HUMAN, tuple(args.modifier), args.comment)
+    seg = store.segments.add(video.id, label)
     print(f"added segment {seg.id}\t{video.id}\t{seg.class_name}\t[{seg.start_frame}, {seg.end_frame})")
     return 0
 
 
 def segments_list(args: argparse.Namespace, store: Store) -> int:
     videos = [find_video(store, args.video)] if args.video else store.videos.list()
+    names = _several_tracks(store)
+    track_id = None if args.track is None else store.tracks.resolve(args.track).id
     for video in videos:
-        for s in store.segments.list(video.id):
-            print(f"{s.id}\t{video.id}\t{s.class_name}\t{s.start_frame}\t{s.end_frame}\t{s.source.value}")
+        if names is None or track_id is not None:
+            segs = store.segments.list(video.id, track_id=track_id)
+        else:
+            segs = store.segments.list(video.id, all_tracks=True)
+        for s in segs:
+            extra = "" if names is None else f"\t{names[s.track_id]}"
+            if s.modifiers or s.comment:
+                extra += f"\t{'|'.join(s.modifiers)}\t{s.comment or ''}"
+            print(
+                f"{s.id}\t{video.id}\t{s.class_name}\t{s.start_frame}\t{s.end_frame}\t{s.source.value}{extra}"
+            )
     return 0
 
 
