@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from core.cli.common import find_video
-from core.interchange.export import export_labels
-from core.interchange.formats import FORMATS, VideoLabels, format_for
+from core.interchange.export import export_labels, project_labels
+from core.interchange.formats import FORMATS, format_for
 from core.store import Store
 
 WINDOW_FORMATS = ("windows-csv", "windows-npz")
@@ -44,7 +44,7 @@ def export_cmd(args: argparse.Namespace, store: Store) -> int:
         items = predicted_items(found)
         what = "predicted events"
     else:
-        items = [VideoLabels.of(v, store.segments.list(v.id)) for v in videos]
+        items = project_labels(store, videos)
         what = "segments"
     fmt = format_for(args.format)
     written = export_labels(items, fmt, out)

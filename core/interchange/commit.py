@@ -31,9 +31,14 @@ def commit_import(store: Store, plan: ImportPlan) -> ImportResult:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ImportFormatError(f"Nothing was imported: {errors[0]}{more}.")
     writes = {
-        vp.video.id: [ImportedSegment(s.class_name, s.start_frame, s.end_frame, s.source) for s in vp.added]
+        vp.video.id: [
+            ImportedSegment(
+                s.class_name, s.start_frame, s.end_frame, s.source, s.track, s.modifiers, s.comment
+            )
+            for s in vp.added
+        ]
         for vp in plan.videos
         if vp.added
     }
-    count = store.imports.apply(plan.new_classes, writes)
+    count = store.imports.apply(plan.default_new_classes, writes, plan.new_tracks, plan.classes)
     return ImportResult(count, len(writes), tuple(plan.new_classes))

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from core.errors import ImportFormatError
 from core.interchange.formats import SegmentFormat, VideoLabels
+from core.store import Store
+from core.store.records import Video
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +47,19 @@ def export_labels(items: Sequence[VideoLabels], fmt: SegmentFormat, out: Path) -
         fmt.write([item], target)
         written.append(target)
     return written
+
+
+def project_labels(store: Store, videos: Sequence[Video]) -> list[VideoLabels]:
+    """Every video's labels for export: one track as before, several with each span's track."""
+    tracks = store.tracks.list()
+    if len(tracks) == 1:
+        return [VideoLabels.of(v, store.segments.list(v.id)) for v in videos]
+    by_id = {t.id: t for t in tracks}
+    order = {t.id: i for i, t in enumerate(tracks)}
+    items = []
+    for video in videos:
+        segs = sorted(
+            store.segments.list(video.id, all_tracks=True), key=lambda s: (order[s.track_id], s.start_frame)
+        )
+        items.append(VideoLabels.of(video, segs, by_id))
+    return items

@@ -21,7 +21,9 @@ from core.interchange.formats.base import BadFile
 from core.interchange.frames import span_frames
 from core.interchange.matching import ClassMapper, VideoMatcher
 from core.store import Store
-from core.store.records import Segment, SegmentSource, Video
+from core.store.imports import ImportedClass, ImportedTrack
+from core.store.records import Segment, SegmentSource, TrackKind, Video
+from core.store.tracks import track_key
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ class PlannedSegment:
     source: SegmentSource
     file: str
     where: str
+    track: str | None = None  # None: the default track
+    modifiers: tuple[str, ...] = ()
+    comment: str | None = None
 
 
 @dataclass
@@ -71,6 +76,12 @@ class ImportPlan:
     videos: list[VideoPlan]
     problems: list[Problem]
     new_classes: list[str]
+    """Classes to create, named ``track/class`` outside the default track."""
+    new_tracks: list[ImportedTrack] = field(default_factory=list)
+    classes: list[ImportedClass] = field(default_factory=list)
+    """Every class the import uses outside the default track, with the modifiers it brings."""
+    default_new_classes: list[str] = field(default_factory=list)
+    """The new classes of the default track (as ``new_classes`` names them with one track)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -90,7 +101,7 @@ def plan_import(
 ) -> ImportPlan:
     options = options or ImportOptions()
     matcher = VideoMatcher(store.videos.list())
-    mapper = ClassMapper(store.classes.list(), options.class_map, options.create_classes)
+    tracks = _Tracks(store, options)
     problems: list[Problem] = []
     wanted: dict[int, list[PlannedSegment]] = {}
     videos: dict[int, Video] = {}
@@ -108,20 +119,91 @@ def plan_import(
             problems.append(Problem(parsed.path.name, "", "the file holds no labels", Severity.WARNING))
         reported: set[str] = set()
         for span in parsed.spans:
-            planned = _check(span, parsed.path.name, matcher, mapper, problems, reported)
+            planned = _check(span, parsed.path.name, matcher, tracks, problems, reported)
             if planned is not None:
                 video, segment = planned
                 videos[video.id] = video
                 wanted.setdefault(video.id, []).append(segment)
     plans = [_video_plan(store, videos[vid], segs, options.overlap, problems) for vid, segs in wanted.items()]
-    return ImportPlan(plans, problems, list(mapper.new.values()))
+    return ImportPlan(
+        plans,
+        problems,
+        tracks.new_class_names(),
+        list(tracks.new.values()),
+        tracks.needed(),
+        list(tracks.mappers[None].new.values()),
+    )
+
+
+class _Tracks:
+    """Which track each label lands in: an existing one by name, or a new one when creating."""
+
+    def __init__(self, store: Store, options: ImportOptions) -> None:
+        self._store = store
+        self._options = options
+        self.default = store.tracks.default()
+        self.known = {track_key(t.name): t for t in store.tracks.list()}
+        self.new: dict[str, ImportedTrack] = {}
+        self.mappers: dict[str | None, ClassMapper] = {
+            None: ClassMapper(store.classes.list(), options.class_map, options.create_classes)
+        }
+        self.used: dict[tuple[str, str], set[str]] = {}
+
+    def resolve(self, span: ParsedSpan) -> tuple[str | None, ClassMapper | None, str]:
+        """The span's track (None for the default one), its class mapper, or None and why not."""
+        if span.track is None or track_key(span.track) == track_key(self.default.name):
+            return None, self.mappers[None], ""
+        key = track_key(span.track)
+        if not key:
+            return None, None, "the label's track has no name"
+        if key not in self.mappers:
+            existing = self.known.get(key)
+            if existing is not None:
+                classes = self._store.classes.list(existing.id)
+            elif self._options.create_classes:
+                kind = TrackKind.POINT if span.point else TrackKind.STATE
+                self.new[key] = ImportedTrack(" ".join(span.track.split()), kind, span.subject)
+                classes = []
+            else:
+                return (
+                    None,
+                    None,
+                    (
+                        f"the track '{span.track}' is not in this project; create it with its classes "
+                        "(--create-classes) or add it with 'tracks add'"
+                    ),
+                )
+            self.mappers[key] = ClassMapper(classes, self._options.class_map, self._options.create_classes)
+        name = self.known[key].name if key in self.known else self.new[key].name
+        return name, self.mappers[key], ""
+
+    def note(self, track: str | None, class_name: str, modifiers: tuple[str, ...]) -> None:
+        self.used.setdefault((track or "", class_name), set()).update(modifiers)
+
+    def new_class_names(self) -> list[str]:
+        names: list[str] = []
+        for key, mapper in self.mappers.items():
+            track = (
+                None if key is None else (self.known[key].name if key in self.known else self.new[key].name)
+            )
+            names.extend(c if track is None else f"{track}/{c}" for c in mapper.new.values())
+        return names
+
+    def needed(self) -> list[ImportedClass]:
+        """Every (track, class) the labels use, with their modifiers; the default track's only
+        when they bring modifiers, since its new classes travel in ``new_classes``."""
+        out: list[ImportedClass] = []
+        for (track, name), modifiers in self.used.items():
+            if track or modifiers:
+                out.append(ImportedClass(track or None, name, tuple(sorted(modifiers))))
+        return out
 
 
 def _check(
     span: ParsedSpan,
     file: str,
     matcher: VideoMatcher,
-    mapper: ClassMapper,
+    tracks: _Tracks,
     problems: list[Problem],
     reported: set[str],
 ) -> tuple[Video, PlannedSegment] | None:
@@ -132,7 +214,10 @@ def _check(
             reported.add(why)
             problems.append(Problem(file, span.where, why))
         return None
-    class_name, why = mapper.resolve(span.class_name)
+    track, mapper, why = tracks.resolve(span)
+    class_name = None
+    if mapper is not None:
+        class_name, why = mapper.resolve(span.class_name)
     if class_name is None:
         if why not in reported:
             reported.add(why)
@@ -144,7 +229,11 @@ def _check(
     if reason or start is None or end is None:
         problems.append(Problem(file, span.where, reason))
         return None
-    return video, PlannedSegment(class_name, start, end, _source(span.source), file, span.where)
+    tracks.note(track, class_name, span.modifiers)
+    planned = PlannedSegment(
+        class_name, start, end, _source(span.source), file, span.where, track, span.modifiers, span.comment
+    )
+    return video, planned
 
 
 def _range_problem(start: int | None, end: int | None, video: Video) -> str:
@@ -174,14 +263,22 @@ def _video_plan(
     store: Store, video: Video, wanted: list[PlannedSegment], overlap: Overlap, problems: list[Problem]
 ) -> VideoPlan:
     plan = VideoPlan(video)
-    kept = _resolve_overlaps(sorted(wanted, key=lambda s: (s.start_frame, s.end_frame)), overlap, problems)
-    existing = store.segments.list(video.id)
+    by_track: dict[str | None, list[PlannedSegment]] = {}
+    for seg in sorted(wanted, key=lambda s: (s.start_frame, s.end_frame)):
+        by_track.setdefault(seg.track, []).append(seg)
+    kept = [k for segs in by_track.values() for k in _resolve_overlaps(segs, overlap, problems)]
+    default = store.tracks.default()
+    names = {t.id: (None if t.id == default.id else track_key(t.name)) for t in store.tracks.list()}
+    existing = store.segments.list(video.id, all_tracks=True)
     changed: dict[int, Segment] = {}
     for seg in kept:
+        here = None if seg.track is None else track_key(seg.track)
+        same_track = [e for e in existing if names[e.track_id] == here]
         covering = [
             e
-            for e in existing
+            for e in same_track
             if e.class_name == seg.class_name
+            and e.modifiers == seg.modifiers
             and e.start_frame <= seg.start_frame
             and e.end_frame >= seg.end_frame
         ]
@@ -189,7 +286,7 @@ def _video_plan(
             plan.skipped.append(seg)
             continue
         plan.added.append(seg)
-        for e in existing:
+        for e in same_track:
             if (
                 e.start_frame < seg.end_frame
                 and e.end_frame > seg.start_frame
@@ -227,6 +324,9 @@ def _resolve_overlaps(
                 clash.source,
                 clash.file,
                 f"{clash.where} + {seg.where}",
+                clash.track,
+                clash.modifiers,
+                clash.comment,
             )
             kept[kept.index(clash)] = merged
             problems.append(

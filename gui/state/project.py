@@ -316,15 +316,15 @@ class ProjectState(QObject):
 
     def export_labels(self, format_name: str, out: str, video_ids: list[int] | None) -> bool:
         """Write the labels of ``video_ids`` (every video when None) in ``format_name``."""
-        from core.interchange.export import export_labels
-        from core.interchange.formats import VideoLabels, format_for
+        from core.interchange.export import export_labels, project_labels
+        from core.interchange.formats import format_for
 
         store = self.store
 
         def write() -> int:
             fmt = format_for(format_name)
             videos = store.videos.list() if video_ids is None else [store.videos.get(v) for v in video_ids]
-            items = [VideoLabels.of(v, store.segments.list(v.id)) for v in videos]
+            items = project_labels(store, videos)
             # One-video-per-file formats write a folder named after the chosen file.
             target = Path(out).with_suffix("") if fmt.per_video and len(items) > 1 else Path(out)
             export_labels(items, fmt, target)

@@ -10,7 +10,7 @@ format stays a small translation between a file and plain values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Protocol
 
 from core.errors import ImportFormatError
 from core.media.timebase import duration_s, frame_to_seconds
-from core.store.records import Segment, Video
+from core.store.records import Segment, Track, Video
 
 PREDICTED = "predicted"
 """``Span.source`` of a model's event that no human has accepted yet."""
@@ -34,6 +34,13 @@ class Span:
     source: str = "human"
     score: float | None = None
     """A prediction's confidence; None for labels."""
+    track: str | None = None
+    """The track's name when the project has several tracks; None means the only one."""
+    subject: str | None = None
+    point: bool = False
+    """An event of a point track (one frame)."""
+    modifiers: tuple[str, ...] = ()
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,24 @@ class VideoLabels:
         object.__setattr__(self, "segments", spans)
 
     @classmethod
-    def of(cls, video: Video, segments: Iterable[Segment]) -> VideoLabels:
-        """The store's segments of a video as spans."""
-        spans = (Span(s.class_name, s.start_frame, s.end_frame, str(s.source)) for s in segments)
+    def of(
+        cls, video: Video, segments: Iterable[Segment], tracks: Mapping[int, Track] | None = None
+    ) -> VideoLabels:
+        """The store's segments of a video as spans; with ``tracks`` (several), each names its track."""
+        spans = (
+            Span(
+                s.class_name,
+                s.start_frame,
+                s.end_frame,
+                str(s.source),
+                track=None if tracks is None else tracks[s.track_id].name,
+                subject=None if tracks is None else tracks[s.track_id].subject,
+                point=False if tracks is None else tracks[s.track_id].point,
+                modifiers=s.modifiers,
+                comment=s.comment,
+            )
+            for s in segments
+        )
         return cls(video, tuple(spans))
 
     def seconds(self, frame: int) -> float:
@@ -103,6 +125,11 @@ class ParsedSpan:
     point: bool = False
     """A point event (BORIS): one frame long, wherever it falls."""
     score: float | None = None
+    track: str | None = None
+    """The track the file puts the label in (tier, behaviour group, …); None for the default one."""
+    subject: str | None = None
+    modifiers: tuple[str, ...] = ()
+    comment: str | None = None
 
 
 class Severity(StrEnum):
