@@ -23,7 +23,7 @@ def span_frames(span: ParsedSpan, video: Video) -> tuple[int | None, int | None,
         start: int | None = span.start_frame
     elif span.start_s is not None:
         if span.point:
-            start = seconds_to_frame(span.start_s, video.timestamps_s, video.fps) if span.start_s >= 0 else -1
+            start = _point_frame(span.start_s, video)
         else:
             start = _snap(span.start_s, video, "starts", warnings)
     else:
@@ -37,6 +37,18 @@ def span_frames(span: ParsedSpan, video: Video) -> tuple[int | None, int | None,
     else:
         end = None
     return start, end, warnings
+
+
+def _point_frame(t: float, video: Video) -> int:
+    """The frame showing a point event: the one whose start is within tolerance of ``t`` (files
+    round times), else the frame on screen at ``t``."""
+    if t < 0:
+        return -1
+    nearest = nearest_boundary(t, video)
+    at = frame_to_seconds(nearest, video.timestamps_s, video.fps)
+    if abs(at - t) <= min(TOLERANCE_S, 0.25 / video.fps) + 1e-9:
+        return nearest
+    return seconds_to_frame(t, video.timestamps_s, video.fps)
 
 
 def _snap(t: float, video: Video, verb: str, warnings: list[str]) -> int:

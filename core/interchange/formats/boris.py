@@ -24,6 +24,7 @@ from core.interchange.formats.base import (
     spreadsheet_unsafe,
 )
 from core.interchange.formats.boris_events import Event, pair_events, read_project
+from core.interchange.formats.groups import NO_SUBJECT, clean_subject, subject_and_category, track_name
 from core.interchange.formats.numbers import frame_cell, seconds_cell
 from core.interchange.formats.textfiles import Row, read_table, read_text, require
 
@@ -31,8 +32,9 @@ COLUMNS = (
     "Observation id", "Observation date", "Description", "Observation type", "Source",
     "Time offset (s)", "Media duration (s)", "FPS", "Subject", "Behavior", "Behavioral category",
     "Behavior type", "Start (s)", "Stop (s)", "Duration (s)", "Media file name",
-    "Image index start", "Image index stop", "Comment start", "Comment stop",
+    "Image index start", "Image index stop", "Comment start", "Comment stop", "Modifiers",
 )  # fmt: skip
+MODIFIER_SEPARATOR = "|"
 MEDIA = ("media file name", "media file", "media")
 START, STOP = ("start (s)", "start"), ("stop (s)", "stop")
 
@@ -49,14 +51,20 @@ class BorisTable:
             for item in items:
                 path = spreadsheet_safe(item.video.path)
                 for seg in item.segments:
-                    start, stop = item.seconds(seg.start_frame), item.seconds(seg.end_frame)
+                    start = item.seconds(seg.start_frame)
+                    stop = start if seg.point else item.seconds(seg.end_frame)
+                    last = seg.start_frame if seg.point else seg.end_frame
+                    subject, category = subject_and_category(seg.track, seg.subject, seg.point)
                     writer.writerow(
                         (
                             spreadsheet_safe(item.key), "", "", "Media file(s)", f"player #1:{path}",
-                            "0.000", f"{item.duration_s:.6f}", f"{item.video.fps:.6g}", "No focal subject",
-                            spreadsheet_safe(seg.class_name), "", "STATE",
+                            "0.000", f"{item.duration_s:.6f}", f"{item.video.fps:.6g}",
+                            spreadsheet_safe(subject or NO_SUBJECT),
+                            spreadsheet_safe(seg.class_name), spreadsheet_safe(category),
+                            "POINT" if seg.point else "STATE",
                             f"{start:.6f}", f"{stop:.6f}", f"{stop - start:.6f}", path,
-                            seg.start_frame, seg.end_frame, "", "",
+                            seg.start_frame, last, spreadsheet_safe(seg.comment or ""), "",
+                            spreadsheet_safe(MODIFIER_SEPARATOR.join(seg.modifiers)),
                         )
                     )  # fmt: skip
 
@@ -69,9 +77,15 @@ class BorisTable:
         if "status" in table.header and "time" in table.header:
             return _read_events_table(table.rows, parsed)
         require(table, path, ("behavior",), START, STOP)
+        grouped = any(
+            clean_subject(row.get("subject")) or row.get("behavioral category", "behavior category")
+            for row in table.rows
+        )
         for row in table.rows:
             where = f"line {row.line}"
             point = row.get("behavior type").casefold().startswith("point")
+            subject = clean_subject(spreadsheet_unsafe(row.get("subject")))
+            category = spreadsheet_unsafe(row.get("behavioral category", "behavior category")).strip()
             try:
                 span = ParsedSpan(
                     video=_media(row),
@@ -82,6 +96,10 @@ class BorisTable:
                     start_s=seconds_cell(row.get(*START), "Start (s)"),
                     end_s=seconds_cell(_na(row.get(*STOP)), "Stop (s)"),
                     point=point,
+                    track=track_name(subject, category, point) if grouped else None,
+                    subject=subject or None,
+                    modifiers=_modifiers(spreadsheet_unsafe(row.get("modifiers"))),
+                    comment=_na(spreadsheet_unsafe(row.get("comment start", "comment"))) or None,
                 )
             except ValueError as exc:
                 parsed.problem(where, str(exc))
@@ -105,6 +123,12 @@ def _media(row: Row) -> VideoRef:
     return VideoRef(path=media if has_dir else None, name=Path(media.replace("\\", "/")).name)
 
 
+def _modifiers(text: str) -> tuple[str, ...]:
+    """BORIS joins a label's modifiers with "|" (one per modifier set); "None" means none."""
+    values = [v.strip() for v in _na(text).split(MODIFIER_SEPARATOR)]
+    return tuple(v for v in values if v and v.casefold() != "none")
+
+
 def _na(text: str) -> str:
     return "" if text.upper() == "NA" else text
 
@@ -112,6 +136,7 @@ def _na(text: str) -> str:
 def _read_events_table(rows: Sequence[Row], parsed: ParsedFile) -> ParsedFile:
     """BORIS's plain events export: one row per START, STOP or POINT."""
     events: list[Event] = []
+    grouped = any(clean_subject(row.get("subject")) or row.get("behavioral category") for row in rows)
     for row in rows:
         try:
             time = seconds_cell(row.get("time"), "Time")
@@ -126,14 +151,17 @@ def _read_events_table(rows: Sequence[Row], parsed: ParsedFile) -> ParsedFile:
         events.append(
             Event(
                 time,
-                row.get("subject"),
+                clean_subject(spreadsheet_unsafe(row.get("subject"))),
                 spreadsheet_unsafe(row.get("behavior")),
                 kind,
                 f"line {row.line}",
                 _media(row),
+                spreadsheet_unsafe(row.get("behavioral category")).strip(),
+                _modifiers(spreadsheet_unsafe(row.get("modifiers"))),
+                _na(spreadsheet_unsafe(row.get("comment"))) or None,
             )
         )
-    pair_events(events, parsed)
+    pair_events(events, parsed, grouped)
     return parsed
 
 

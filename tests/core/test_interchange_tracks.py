@@ -1,0 +1,144 @@
+"""Tracks through interchange: BORIS subjects × categories and point events, EAF tiers, CSV
+columns; each imports into tracks and exports back equal."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from core.interchange import ImportOptions, commit_import, plan_import
+from core.interchange.export import export_labels, project_labels
+from core.interchange.formats import FORMATS
+from core.store import Store
+from core.store.records import TrackKind, Video
+from tests.core.interchange_helpers import add_video, vfr_times
+
+FRAMES, FPS = 120, 30.0
+TIMES = vfr_times(FRAMES, FPS)
+
+
+def t(frame: int) -> str:
+    return f"{TIMES[frame]:.6f}"
+
+
+BORIS_HEADER = (
+    "Observation id\tSubject\tBehavior\tBehavioral category\tBehavior type\tStart (s)\tStop (s)\t"
+    "Media file name\tModifiers\tComment start\n"
+)
+# Two subjects; m1's body and head overlap, m2 overlaps m1; point events with modifiers.
+BORIS_ROWS = [
+    ("m1", "walk", "body", "STATE", 0, 30, "fast", "starts slow"),
+    ("m1", "rest", "body", "STATE", 30, 60, "", ""),
+    ("m1", "sniff", "head", "STATE", 10, 40, "", ""),
+    ("m2", "walk", "body", "STATE", 5, 50, "", ""),
+    ("m1", "jump", "", "POINT", 20, 20, "left", ""),
+    ("m2", "jump", "", "POINT", 25, 25, "right", ""),
+    ("m2", "jump", "", "POINT", 26, 26, "left", ""),
+]
+
+
+def _boris_rows(path: Path) -> list[tuple[str, ...]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    keys = (
+        "Subject",
+        "Behavior",
+        "Behavioral category",
+        "Behavior type",
+        "Start (s)",
+        "Stop (s)",
+        "Modifiers",
+    )
+    return sorted(tuple(r[k] for k in keys) + (r.get("Comment start", ""),) for r in rows)
+
+
+def _import(store: Store, path: Path, fmt: str) -> None:
+    plan = plan_import(store, [path], FORMATS[fmt], ImportOptions(create_classes=True))
+    assert plan.errors == []
+    commit_import(store, plan)
+
+
+def _export(store: Store, video: Video, fmt: str, out: Path) -> Path:
+    [written] = export_labels(project_labels(store, [video]), FORMATS[fmt], out)
+    return written
+
+
+def test_boris_subjects_groups_points_and_modifiers_round_trip(store: Store, tmp_path: Path) -> None:
+    video = add_video(store, frames=FRAMES, fps=FPS)
+    src = tmp_path / "boris.tsv"
+    lines = [
+        f"obs\t{s}\t{b}\t{c}\t{k}\t{t(a)}\t{t(e)}\t{Path(video.path).name}\t{m}\t{note}\n"
+        for s, b, c, k, a, e, m, note in BORIS_ROWS
+    ]
+    src.write_text(BORIS_HEADER + "".join(lines), encoding="utf-8")
+    _import(store, src, "boris")
+
+    tracks = {tr.name: tr for tr in store.tracks.list()}
+    assert {n: (tr.kind, tr.subject) for n, tr in tracks.items() if n != "behaviour"} == {
+        "m1: body": (TrackKind.STATE, "m1"),
+        "m1: head": (TrackKind.STATE, "m1"),
+        "m2: body": (TrackKind.STATE, "m2"),
+        "m1 events": (TrackKind.POINT, "m1"),
+        "m2 events": (TrackKind.POINT, "m2"),
+    }
+    head = store.segments.list(video.id, track_id=tracks["m1: head"].id)
+    assert [(s.class_name, s.start_frame, s.end_frame) for s in head] == [("sniff", 10, 40)]
+    points = store.segments.list(video.id, track_id=tracks["m2 events"].id)
+    assert [(s.start_frame, s.modifiers) for s in points] == [(25, ("right",)), (26, ("left",))]
+    walk = store.segments.list(video.id, track_id=tracks["m1: body"].id)[0]
+    assert (walk.modifiers, walk.comment) == (("fast",), "starts slow")
+
+    out = _export(store, video, "boris", tmp_path / "back.tsv")
+    assert _boris_rows(out) == _boris_rows(src)
+
+
+def test_a_boris_project_file_imports_into_tracks(store: Store, tmp_path: Path) -> None:
+    video = add_video(store, frames=FRAMES, fps=FPS)
+    doc = {
+        "behaviors_conf": {
+            "0": {"code": "walk", "type": "State event", "category": "body"},
+            "1": {"code": "sniff", "type": "State event", "category": "head"},
+            "2": {"code": "jump", "type": "Point event", "category": ""},
+        },
+        "observations": {
+            "obs": {
+                "file": {"1": [video.path]},
+                "events": [
+                    [float(TIMES[0]), "m1", "walk", "fast", "", 0],
+                    [float(TIMES[10]), "m1", "sniff", "", "", 10],
+                    [float(TIMES[20]), "m2", "jump", "left", "", 20],
+                    [float(TIMES[30]), "m1", "walk", "fast", "", 30],
+                    [float(TIMES[40]), "m1", "sniff", "", "", 40],
+                ],
+            }
+        },
+    }
+    src = tmp_path / "project.boris"
+    src.write_text(json.dumps(doc), encoding="utf-8")
+    _import(store, src, "boris")
+    out = _export(store, video, "boris", tmp_path / "back.tsv")
+    assert _boris_rows(out) == sorted(
+        [
+            ("m1", "sniff", "head", "STATE", t(10), t(40), "", ""),
+            ("m1", "walk", "body", "STATE", t(0), t(30), "fast", ""),
+            ("m2", "jump", "", "POINT", t(20), t(20), "left", ""),
+        ]
+    )
+
+
+def test_a_boris_file_without_subjects_or_categories_stays_in_one_track(store: Store, tmp_path: Path) -> None:
+    video = add_video(store, frames=FRAMES, fps=FPS)
+    src = tmp_path / "plain.tsv"
+    src.write_text(
+        "Behavior\tBehavior type\tStart (s)\tStop (s)\tMedia file name\n"
+        f"walk\tSTATE\t{t(0)}\t{t(10)}\t{Path(video.path).name}\n"
+        f"peck\tPOINT\t{t(20)}\tNA\t{Path(video.path).name}\n",
+        encoding="utf-8",
+    )
+    _import(store, src, "boris")
+    assert [tr.name for tr in store.tracks.list()] == ["behaviour"]
+    assert [(s.class_name, s.start_frame, s.end_frame) for s in store.segments.list(video.id)] == [
+        ("walk", 0, 10),
+        ("peck", 20, 21),
+    ]
