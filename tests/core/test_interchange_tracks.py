@@ -50,7 +50,7 @@ def _boris_rows(path: Path) -> list[tuple[str, ...]]:
         "Stop (s)",
         "Modifiers",
     )
-    return sorted(tuple(r[k] for k in keys) + (r.get("Comment start", ""),) for r in rows)
+    return sorted((*(r[k] for k in keys), r.get("Comment start", "")) for r in rows)
 
 
 def _import(store: Store, path: Path, fmt: str) -> None:
