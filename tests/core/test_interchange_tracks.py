@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
 
 from core.interchange import ImportOptions, commit_import, plan_import
 from core.interchange.export import export_labels, project_labels
 from core.interchange.formats import FORMATS
-from core.store import Store
-from core.store.records import TrackKind, Video
+from core.store import Store, open_store
+from core.store.records import NewSegment, TrackKind, Video
 from tests.core.interchange_helpers import add_video, vfr_times
 
 FRAMES, FPS = 120, 30.0
@@ -141,4 +144,101 @@ def test_a_boris_file_without_subjects_or_categories_stays_in_one_track(store: S
     assert [(s.class_name, s.start_frame, s.end_frame) for s in store.segments.list(video.id)] == [
         ("walk", 0, 10),
         ("peck", 20, 21),
+    ]
+
+
+def _three_tracks(store: Store) -> Video:
+    """Body and head (subject m1) overlap; a point track holds jumps."""
+    video = add_video(store, frames=FRAMES, fps=FPS)
+    head = store.tracks.add("head", subject="m1")
+    jumps = store.tracks.add("jumps", TrackKind.POINT, subject="m1")
+    walk, rest = store.classes.add("walk"), store.classes.add("rest")
+    sniff = store.classes.add("sniff", track_id=head.id)
+    jump = store.classes.add("jump", track_id=jumps.id)
+    store.segments.paint(
+        video.id,
+        [
+            NewSegment(walk.id, 0, 30),
+            NewSegment(rest.id, 30, 60),
+            NewSegment(sniff.id, 10, 40),
+            NewSegment(jump.id, 20, 21),
+            NewSegment(jump.id, 21, 22),
+        ],
+    )
+    return video
+
+
+def _labels(store: Store, video: Video) -> list[tuple[str, str | None, str, str, int, int]]:
+    tracks = {tr.id: tr for tr in store.tracks.list()}
+    rows = []
+    for s in store.segments.list(video.id, all_tracks=True):
+        track = tracks[s.track_id]
+        rows.append((track.name, track.subject, track.kind.value, s.class_name, s.start_frame, s.end_frame))
+    return sorted(rows)
+
+
+@pytest.mark.parametrize("fmt", ["eaf"])
+def test_three_tracks_survive_an_export_and_import(fmt: str, tmp_path: Path, db_url: str) -> None:
+    with open_store(db_url) as first:
+        video = _three_tracks(first)
+        out = _export(first, video, fmt, tmp_path / f"clip{FORMATS[fmt].suffix}")
+        expected = _labels(first, video)
+    with open_store(f"sqlite:///{tmp_path / 'second.sqlite3'}") as second:
+        again = add_video(second, frames=FRAMES, fps=FPS)
+        _import(second, out, fmt)
+        assert _labels(second, again) == expected
+        back = _export(second, again, fmt, tmp_path / f"back{FORMATS[fmt].suffix}")
+    if fmt == "eaf":
+        assert _tiers(back) == _tiers(out)
+
+
+def _tiers(path: Path) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+    root = ET.parse(path).getroot()
+    slots = {s.get("TIME_SLOT_ID"): s.get("TIME_VALUE") for s in root.iterfind("TIME_ORDER/TIME_SLOT")}
+    return [
+        (
+            tier.get("TIER_ID", ""),
+            tier.get("PARTICIPANT", ""),
+            [
+                (
+                    slots[a.get("TIME_SLOT_REF1")],
+                    slots[a.get("TIME_SLOT_REF2")],
+                    a.findtext("ANNOTATION_VALUE") or "",
+                )
+                for a in tier.iterfind("ANNOTATION/ALIGNABLE_ANNOTATION")
+            ],
+        )
+        for tier in root.iterfind("TIER")
+    ]
+
+
+def test_an_eaf_with_three_tiers_imports_into_three_tracks(store: Store, tmp_path: Path) -> None:
+    video = add_video(store, frames=FRAMES, fps=FPS)
+    ms = [round(TIMES[f] * 1000) for f in (0, 10, 30, 40, 20)]
+    src = tmp_path / "three.eaf"
+    src.write_text(
+        f"""<?xml version="1.0" encoding="UTF-8"?>
+<ANNOTATION_DOCUMENT FORMAT="3.0" VERSION="3.0">
+  <HEADER TIME_UNITS="milliseconds"><MEDIA_DESCRIPTOR MEDIA_URL="{Path(video.path).name}"/></HEADER>
+  <TIME_ORDER>
+    {"".join(f'<TIME_SLOT TIME_SLOT_ID="ts{i}" TIME_VALUE="{v}"/>' for i, v in enumerate(ms))}
+  </TIME_ORDER>
+  <TIER TIER_ID="body" PARTICIPANT="ann"><ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a1"
+    TIME_SLOT_REF1="ts0" TIME_SLOT_REF2="ts2"><ANNOTATION_VALUE>walk</ANNOTATION_VALUE>
+  </ALIGNABLE_ANNOTATION></ANNOTATION></TIER>
+  <TIER TIER_ID="gaze" PARTICIPANT="ann"><ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a2"
+    TIME_SLOT_REF1="ts1" TIME_SLOT_REF2="ts3"><ANNOTATION_VALUE>screen</ANNOTATION_VALUE>
+  </ALIGNABLE_ANNOTATION></ANNOTATION></TIER>
+  <TIER TIER_ID="clicks"><ANNOTATION><ALIGNABLE_ANNOTATION ANNOTATION_ID="a3"
+    TIME_SLOT_REF1="ts4" TIME_SLOT_REF2="ts4"><ANNOTATION_VALUE>click</ANNOTATION_VALUE>
+  </ALIGNABLE_ANNOTATION></ANNOTATION></TIER>
+</ANNOTATION_DOCUMENT>
+""",
+        encoding="utf-8",
+    )
+    _import(store, src, "eaf")
+    assert _labels(store, video) == [
+        ("body", "ann", "state", "walk", 0, 30),
+        ("clicks", None, "point", "click", 20, 21),
+        ("gaze", "ann", "state", "screen", 10, 40),
     ]

@@ -5,7 +5,9 @@ LINGUISTIC_TYPE, CONSTRAINT*), or ELAN refuses the file. Milliseconds are coarse
 at high frame rates, but every frame start is within half a millisecond of what we write, and
 the importer snaps to the nearest frame. On import an annotation's class is its value, or its
 tier's name when the value is empty, so both ELAN habits (a tier per class, or one tier whose
-values are the classes) import.
+values are the classes) import. With tracks, a tier is a track (its participant the track's
+subject, its values the classes) and a zero-length annotation is a point event; a file with
+several such tiers imports into tracks, one with a single such tier into the default track.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import unquote, urlparse
 
 from core.atomic import atomic_write
 from core.errors import ImportFormatError
-from core.interchange.formats.base import BadFile, ParsedFile, ParsedSpan, VideoLabels, VideoRef
+from core.interchange.formats.base import BadFile, ParsedFile, ParsedSpan, Span, VideoLabels, VideoRef
 from core.interchange.formats.structured import parse_xml
 
 SCHEMA = "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"
@@ -58,8 +60,13 @@ class ElanEaf:
             value = slot.get("TIME_VALUE")
             if value is not None and value.strip().isdigit() and len(value.strip()) < 12:
                 slots[slot.get("TIME_SLOT_ID", "")] = int(value)
-        for tier in root.iterfind("TIER"):
+        tiers = list(root.iterfind("TIER"))
+        lanes = [t for t in tiers if _is_track_tier(t)]
+        with_tracks = len(lanes) > 1 or any(t.get("PARTICIPANT") for t in lanes)
+        for tier in tiers:
             tier_id = tier.get("TIER_ID", "")
+            track = tier_id if with_tracks and tier in lanes else None
+            subject = ((tier.get("PARTICIPANT") or "").strip() or None) if track else None
             for ann in tier.iterfind("ANNOTATION/ALIGNABLE_ANNOTATION"):
                 where = f"TIER {tier_id!r}, ANNOTATION {ann.get('ANNOTATION_ID', '?')}"
                 refs = ann.get("TIME_SLOT_REF1", ""), ann.get("TIME_SLOT_REF2", "")
@@ -69,7 +76,19 @@ class ElanEaf:
                     continue
                 value = (ann.findtext("ANNOTATION_VALUE") or "").strip()
                 start, end = (slots[r] / 1000.0 for r in refs)
-                parsed.spans.append(ParsedSpan(video, value or tier_id, where, start_s=start, end_s=end))
+                point = track is not None and start == end
+                parsed.spans.append(
+                    ParsedSpan(
+                        video,
+                        value or tier_id,
+                        where,
+                        start_s=start,
+                        end_s=None if point else end,
+                        point=point,
+                        track=track,
+                        subject=subject,
+                    )
+                )
         return parsed
 
 
@@ -96,7 +115,7 @@ def document(item: VideoLabels) -> ET.Element:
             "RELATIVE_MEDIA_URL": f"./{media.name}",
         },
     )
-    times = sorted({_ms(item, f) for s in item.segments for f in (s.start_frame, s.end_frame)})
+    times = sorted({_ms(item, f) for s in item.segments for f in (s.start_frame, _last(s))})
     slot_id = {ms: f"ts{i + 1}" for i, ms in enumerate(times)}
     ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(len(item.segments))
     order = ET.SubElement(root, "TIME_ORDER")
@@ -104,16 +123,18 @@ def document(item: VideoLabels) -> ET.Element:
         ET.SubElement(order, "TIME_SLOT", {"TIME_SLOT_ID": slot_id[ms], "TIME_VALUE": str(ms)})
     tiers: dict[str, ET.Element] = {}
     for n, seg in enumerate(item.segments, start=1):
-        tier = tiers.get(seg.class_name)
+        tier_id = seg.class_name if seg.track is None else seg.track
+        tier = tiers.get(tier_id)
         if tier is None:
-            tier = ET.SubElement(
-                root, "TIER", {"LINGUISTIC_TYPE_REF": LINGUISTIC_TYPE, "TIER_ID": seg.class_name}
-            )
-            tiers[seg.class_name] = tier
+            attrs = {"LINGUISTIC_TYPE_REF": LINGUISTIC_TYPE, "TIER_ID": tier_id}
+            if seg.subject:
+                attrs["PARTICIPANT"] = seg.subject
+            tier = ET.SubElement(root, "TIER", attrs)
+            tiers[tier_id] = tier
         ann = ET.SubElement(ET.SubElement(tier, "ANNOTATION"), "ALIGNABLE_ANNOTATION")
         ann.set("ANNOTATION_ID", f"a{n}")
         ann.set("TIME_SLOT_REF1", slot_id[_ms(item, seg.start_frame)])
-        ann.set("TIME_SLOT_REF2", slot_id[_ms(item, seg.end_frame)])
+        ann.set("TIME_SLOT_REF2", slot_id[_ms(item, _last(seg))])
         ET.SubElement(ann, "ANNOTATION_VALUE").text = seg.class_name
     ET.SubElement(
         root,
@@ -135,6 +156,20 @@ CONSTRAINTS = (
     ("Included_In", "Time alignable annotations within the parent annotation's time interval, gaps allowed"),
 )
 """ELAN writes these four into every file; some tools expect them."""
+
+
+def _last(seg: Span) -> int:
+    """Where an annotation ends: a point event is zero-length, at its frame's start."""
+    return seg.start_frame if seg.point else seg.end_frame
+
+
+def _is_track_tier(tier: ET.Element) -> bool:
+    """A tier whose values name classes other than the tier itself holds a track's labels."""
+    tier_id = tier.get("TIER_ID", "")
+    values = {
+        (v.text or "").strip() for v in tier.iterfind("ANNOTATION/ALIGNABLE_ANNOTATION/ANNOTATION_VALUE")
+    }
+    return any(v and v != tier_id for v in values)
 
 
 def _ms(item: VideoLabels, frame: int) -> int:
