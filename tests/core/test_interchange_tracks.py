@@ -152,13 +152,13 @@ def _three_tracks(store: Store) -> Video:
     video = add_video(store, frames=FRAMES, fps=FPS)
     head = store.tracks.add("head", subject="m1")
     jumps = store.tracks.add("jumps", TrackKind.POINT, subject="m1")
-    walk, rest = store.classes.add("walk"), store.classes.add("rest")
+    walk, rest = store.classes.add("walk", modifiers=["fast"]), store.classes.add("rest")
     sniff = store.classes.add("sniff", track_id=head.id)
     jump = store.classes.add("jump", track_id=jumps.id)
     store.segments.paint(
         video.id,
         [
-            NewSegment(walk.id, 0, 30),
+            NewSegment(walk.id, 0, 30, modifiers=("fast",), comment='a, "quoted" note'),
             NewSegment(rest.id, 30, 60),
             NewSegment(sniff.id, 10, 40),
             NewSegment(jump.id, 20, 21),
@@ -177,7 +177,7 @@ def _labels(store: Store, video: Video) -> list[tuple[str, str | None, str, str,
     return sorted(rows)
 
 
-@pytest.mark.parametrize("fmt", ["eaf"])
+@pytest.mark.parametrize("fmt", ["eaf", "csv"])
 def test_three_tracks_survive_an_export_and_import(fmt: str, tmp_path: Path, db_url: str) -> None:
     with open_store(db_url) as first:
         video = _three_tracks(first)
@@ -187,6 +187,9 @@ def test_three_tracks_survive_an_export_and_import(fmt: str, tmp_path: Path, db_
         again = add_video(second, frames=FRAMES, fps=FPS)
         _import(second, out, fmt)
         assert _labels(second, again) == expected
+        if fmt == "csv":  # EAF has no place for modifiers or comments
+            carried = [(s.modifiers, s.comment) for s in second.segments.list(again.id) if s.modifiers]
+            assert carried == [(("fast",), 'a, "quoted" note')]
         back = _export(second, again, fmt, tmp_path / f"back{FORMATS[fmt].suffix}")
     if fmt == "eaf":
         assert _tiers(back) == _tiers(out)

@@ -23,6 +23,9 @@ from core.interchange.formats.numbers import frame_cell, seconds_cell
 from core.interchange.formats.textfiles import read_table, require
 
 COLUMNS = ("video", "video_hash", "class", "start_frame", "end_frame", "start_s", "end_s", "source", "fps")
+TRACK_COLUMNS = ("track", "subject", "kind", "modifiers", "comment")
+"""Written when a label has a track (the project has several) or carries modifiers or a comment."""
+MODIFIER_SEPARATOR = "|"
 
 
 class SegmentsCsv:
@@ -31,11 +34,23 @@ class SegmentsCsv:
     per_video = False
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
+        extended = any(s.track or s.modifiers or s.comment for item in items for s in item.segments)
         with atomic_write(out) as f:
             writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(COLUMNS)
+            writer.writerow(COLUMNS + TRACK_COLUMNS if extended else COLUMNS)
             for item in items:
                 for seg in item.segments:
+                    extra = (
+                        (
+                            spreadsheet_safe(seg.track or ""),
+                            spreadsheet_safe(seg.subject or ""),
+                            "point" if seg.point else "state",
+                            spreadsheet_safe(MODIFIER_SEPARATOR.join(seg.modifiers)),
+                            spreadsheet_safe(seg.comment or ""),
+                        )
+                        if extended
+                        else ()
+                    )
                     writer.writerow(
                         (
                             spreadsheet_safe(item.video.path),
@@ -47,6 +62,7 @@ class SegmentsCsv:
                             f"{item.seconds(seg.end_frame):.6f}",
                             seg.source,
                             f"{item.video.fps:.6g}",
+                            *extra,
                         )
                     )
 
@@ -72,6 +88,13 @@ class SegmentsCsv:
                     start_s=seconds_cell(row.get("start_s"), "start_s"),
                     end_s=seconds_cell(row.get("end_s"), "end_s"),
                     source=row.get("source") or None,
+                    track=spreadsheet_unsafe(row.get("track")) or None,
+                    subject=spreadsheet_unsafe(row.get("subject")) or None,
+                    point=row.get("kind").casefold() == "point",
+                    modifiers=tuple(
+                        m for m in spreadsheet_unsafe(row.get("modifiers")).split(MODIFIER_SEPARATOR) if m
+                    ),
+                    comment=spreadsheet_unsafe(row.cells.get("comment", "")) or None,
                 )
             except ValueError as exc:
                 parsed.problem(where, str(exc))
