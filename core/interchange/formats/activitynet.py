@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_write
-from core.interchange.formats.base import PREDICTED, BadFile, ParsedFile, ParsedSpan, VideoLabels, VideoRef
+from core.interchange.formats.base import (
+    PREDICTED,
+    BadFile,
+    ParsedFile,
+    ParsedSpan,
+    Span,
+    VideoLabels,
+    VideoRef,
+)
 from core.interchange.formats.numbers import frame_value, seconds_value
 from core.interchange.formats.structured import load_json
 from core.store.records import BACKGROUND
@@ -56,6 +65,7 @@ class ActivityNetJson:
                     _add(parsed, _ref(key, None), ann, f"{where}[{i}]")
         else:
             raise BadFile(path, "", "this is not ActivityNet JSON (no 'database' or 'results' object)")
+        _split_tracks(parsed)
         return parsed
 
 
@@ -67,17 +77,20 @@ def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict
         for seg in item.segments:
             if seg.class_name == BACKGROUND:
                 continue
-            labels.add(seg.class_name)
-            annotations.append(
-                {
-                    "segment": [
-                        round(item.seconds(seg.start_frame), 6),
-                        round(item.seconds(seg.end_frame), 6),
-                    ],
-                    "label": seg.class_name,
-                    "frames": [seg.start_frame, seg.end_frame],
-                }
-            )
+            labels.add(label_of(seg))
+            annotation: dict[str, Any] = {
+                "segment": [
+                    round(item.seconds(seg.start_frame), 6),
+                    round(item.seconds(seg.end_frame), 6),
+                ],
+                "label": label_of(seg),
+                "frames": [seg.start_frame, seg.end_frame],
+            }
+            if seg.point:
+                annotation["point"] = True
+            if seg.subject:
+                annotation["subject"] = seg.subject
+            annotations.append(annotation)
         database[video_key(item, database)] = {
             "subset": subset,
             "duration": round(item.duration_s, 6),
@@ -99,7 +112,7 @@ def results(items: Sequence[VideoLabels]) -> dict[str, Any]:
     for item in items:
         found[video_key(item, found)] = [
             {
-                "label": seg.class_name,
+                "label": label_of(seg),
                 "score": round(float(seg.score if seg.score is not None else 1.0), 6),
                 "segment": [round(item.seconds(seg.start_frame), 6), round(item.seconds(seg.end_frame), 6)],
                 "frames": [seg.start_frame, seg.end_frame],
@@ -108,6 +121,22 @@ def results(items: Sequence[VideoLabels]) -> dict[str, Any]:
             if seg.class_name != BACKGROUND
         ]
     return {"version": VERSION, "results": found, "external_data": {"used": False, "details": ""}}
+
+
+def label_of(seg: Span) -> str:
+    """One label per segment: ``track/class`` when the project has several tracks."""
+    return seg.class_name if seg.track is None else f"{seg.track}/{seg.class_name}"
+
+
+def _split_tracks(parsed: ParsedFile) -> None:
+    """A file whose every label reads ``track/class`` was written from several tracks."""
+    if not parsed.spans or not all("/" in s.class_name for s in parsed.spans):
+        return
+    spans = []
+    for span in parsed.spans:
+        track, name = span.class_name.split("/", 1)
+        spans.append(replace(span, class_name=name, track=track))
+    parsed.spans = spans
 
 
 def video_key(item: VideoLabels, taken: dict[str, Any]) -> str:
@@ -131,7 +160,13 @@ def _add(parsed: ParsedFile, ref: VideoRef, ann: object, where: str) -> None:
     try:
         if isinstance(frames, list) and len(frames) == 2:
             start_f, end_f = frame_value(frames[0], "frames[0]"), frame_value(frames[1], "frames[1]")
-            parsed.spans.append(ParsedSpan(ref, label, where, start_frame=start_f, end_frame=end_f))
+            point = ann.get("point") is True
+            subject = ann.get("subject") if isinstance(ann.get("subject"), str) else None
+            parsed.spans.append(
+                ParsedSpan(
+                    ref, label, where, start_frame=start_f, end_frame=end_f, point=point, subject=subject
+                )
+            )
             return
         if not isinstance(segment, list) or len(segment) != 2:
             parsed.problem(where, "the annotation has no 'segment' of two times")
