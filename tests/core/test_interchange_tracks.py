@@ -177,7 +177,7 @@ def _labels(store: Store, video: Video) -> list[tuple[str, str | None, str, str,
     return sorted(rows)
 
 
-@pytest.mark.parametrize("fmt", ["eaf", "csv", "activitynet"])
+@pytest.mark.parametrize("fmt", ["eaf", "csv", "activitynet", "labelstudio"])
 def test_three_tracks_survive_an_export_and_import(fmt: str, tmp_path: Path, db_url: str) -> None:
     with open_store(db_url) as first:
         video = _three_tracks(first)

@@ -5,12 +5,16 @@ half-open ``[s, e)`` becomes ``{"start": s + 1, "end": e}``. Its player guesses 
 so every task states the video's ``frameRate`` explicitly (bind it with
 ``<Video frameRate="$frameRate">``). Labels are written as annotations, model events as
 predictions with their scores; import reads annotations (predictions when a task has none).
+With several tracks each track is its own ``TimelineLabels`` control (``from_name`` = the
+track's name; its subject and point kind in the result's ``meta``); a file using several
+controls imports into one track per control.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,7 @@ class LabelStudioJson:
                         _add(parsed, ref, result, f"{where}.{key}[{a}].result[{r}]")
                 if found:
                     break
+        _split_tracks(parsed)
         return parsed
 
 
@@ -94,7 +99,7 @@ def _results(spans: Sequence[Any]) -> list[dict[str, Any]]:
         result: dict[str, Any] = {
             "id": f"seg{n}",
             "type": "timelinelabels",
-            "from_name": FROM_NAME,
+            "from_name": FROM_NAME if seg.track is None else seg.track,
             "to_name": TO_NAME,
             "origin": "prediction" if seg.source == PREDICTED else "manual",
             "value": {
@@ -104,6 +109,9 @@ def _results(spans: Sequence[Any]) -> list[dict[str, Any]]:
         }
         if seg.score is not None:
             result["score"] = round(float(seg.score), 6)
+        meta = {k: v for k, v in (("subject", seg.subject), ("point", seg.point or None)) if v}
+        if meta:
+            result["meta"] = meta
         results.append(result)
     return results
 
@@ -115,6 +123,12 @@ def _video(data: dict[str, Any]) -> VideoRef:
     name = Path(path.split("?")[0].replace("\\", "/")).name if path else None
     digest = data.get("video_hash") if isinstance(data.get("video_hash"), str) else None
     return VideoRef(path=local, content_hash=digest, name=name)
+
+
+def _split_tracks(parsed: ParsedFile) -> None:
+    """Several controls in one file: each is a track (one control is the default track)."""
+    if len({s.track for s in parsed.spans}) < 2:
+        parsed.spans = [replace(s, track=None, subject=None) for s in parsed.spans]
 
 
 def _add(parsed: ParsedFile, ref: VideoRef, result: object, where: str) -> None:
@@ -139,4 +153,19 @@ def _add(parsed: ParsedFile, ref: VideoRef, result: object, where: str) -> None:
         except ValueError as exc:
             parsed.problem(rwhere, str(exc))
             continue
-        parsed.spans.append(ParsedSpan(ref, labels[0], rwhere, start_frame=start, end_frame=end))
+        found_meta = result.get("meta")
+        meta: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
+        subject = meta.get("subject") if isinstance(meta.get("subject"), str) else None
+        control = result.get("from_name")
+        parsed.spans.append(
+            ParsedSpan(
+                ref,
+                labels[0],
+                rwhere,
+                start_frame=start,
+                end_frame=end,
+                track=control if isinstance(control, str) and control else None,
+                subject=subject,
+                point=meta.get("point") is True,
+            )
+        )
