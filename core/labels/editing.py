@@ -67,9 +67,9 @@ def record_edit(
     if end <= start:
         raise StoreError(f"Nothing to edit: the range {start}–{end} is empty.")
     with store.unit("save the label edit"):  # joins the caller's unit, if any: all or nothing
-        before = snapshot(store.segments.list(video_id, start, end, track_id), start, end)
+        before = snapshot(store.segments.list(video_id, start, end, track_id=track_id), start, end)
         action()
-        after = snapshot(store.segments.list(video_id, start, end, track_id), start, end)
+        after = snapshot(store.segments.list(video_id, start, end, track_id=track_id), start, end)
     return Edit(text, video_id, start, end, before, after, track_id)
 
 

@@ -96,9 +96,9 @@ def test_an_edit_rereads_only_the_segments_around_its_range(
     reads: list[tuple[int | None, int | None]] = []
     original = store.segments.list
 
-    def counting(video_id: int, start: int | None = None, end: int | None = None) -> Any:
+    def counting(video_id: int, start: int | None = None, end: int | None = None, **track: Any) -> Any:
         reads.append((start, end))
-        return original(video_id, start, end)
+        return original(video_id, start, end, **track)
 
     monkeypatch.setattr(store.segments, "list", counting)
     window.current.create_segment(10, 16, walk.id)
