@@ -1,0 +1,209 @@
+"""Training and scoring every track's head on cached fc7 features, in one run.
+
+Targets come from each window's central frames: a state track's class at the centre frame, a
+point track's event classes falling within ``POINT_RADIUS`` frames of the centre. Each head is
+fitted in closed form (class-balanced ridge regression on standardised features, folded back
+into one linear layer), so three tracks on a 10-minute video train in about a second: no
+epochs, no learning rate, nothing to tune but the ridge. A point track's unlabelled windows are
+those past the last frame a human labelled in any track of the video (``labelled_until``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.learning.training.dataset import TRUSTED_SOURCES, UNLABELLED
+from core.model.spec import WINDOW_LENGTH
+from core.model.track_heads import TrackHeads, TrackSpec
+from core.store import Store
+from core.store.records import Segment, TrackKind
+
+log = logging.getLogger(__name__)
+
+POINT_RADIUS = 2
+"""A point event belongs to windows whose centre lies within this many frames of it."""
+RIDGE = 10.0
+SHARPNESS = 8.0
+"""Ridge scores are near 0/1; this turns them into confident probabilities (argmax unchanged)."""
+
+
+def project_specs(store: Store) -> list[TrackSpec]:
+    """Every track of the project as its head will see it."""
+    return [
+        TrackSpec(t.name, t.kind, tuple(c.name for c in store.classes.list(t.id)))
+        for t in store.tracks.list()
+    ]
+
+
+def track_targets(
+    spec: TrackSpec, segments: Sequence[Segment], starts: np.ndarray, labelled_until: int
+) -> np.ndarray:
+    """A state track: class index per window (``UNLABELLED`` where no human label covers the
+    centre). A point track: (windows, event classes) of 0/1, rows of ``UNLABELLED`` past
+    ``labelled_until``."""
+    centres = np.asarray(starts, dtype=np.int64) + WINDOW_LENGTH // 2
+    index = {name: i for i, name in enumerate(spec.outputs)}
+    trusted = [s for s in segments if s.source in TRUSTED_SOURCES and s.class_name in index]
+    if spec.kind is TrackKind.STATE:
+        labels = np.full(len(centres), UNLABELLED, dtype=np.int64)
+        for seg in trusted:
+            labels[(centres >= seg.start_frame) & (centres < seg.end_frame)] = index[seg.class_name]
+        return labels
+    events = np.zeros((len(centres), max(1, len(spec.outputs))), dtype=np.int64)
+    for seg in trusted:
+        events[np.abs(centres - seg.start_frame) <= POINT_RADIUS, index[seg.class_name]] = 1
+    events[centres >= labelled_until] = UNLABELLED
+    return events
+
+
+def fit_heads(
+    specs: Sequence[TrackSpec], features: np.ndarray, targets: Mapping[str, np.ndarray]
+) -> TrackHeads:
+    """Every track's head from the same fc7 features (rows) and that track's targets."""
+    x = torch.as_tensor(np.asarray(features), dtype=torch.float64)
+    mean = x.mean(0)
+    std = x.std(0).clamp_min(1e-6)
+    z = (x - mean) / std
+    heads = TrackHeads(specs)
+    for spec, module in zip(specs, heads.layers, strict=True):
+        layer = module if isinstance(module, torch.nn.Linear) else None
+        if layer is None:
+            raise TypeError("A track head must be a linear layer.")
+        y = np.asarray(targets[spec.name])
+        if spec.kind is TrackKind.STATE:
+            rows = y != UNLABELLED
+            onehot = np.zeros((int(rows.sum()), layer.out_features))
+            onehot[np.arange(onehot.shape[0]), y[rows]] = 1.0
+            goal, labels = onehot, y[rows]
+        else:
+            rows = (y != UNLABELLED).all(1)
+            goal, labels = y[rows].astype(np.float64), y[rows].max(1)
+        if not rows.any():
+            log.warning("Track %r has no labelled windows; its head stays untrained", spec.name)
+            continue
+        weight, bias = _ridge(
+            z[torch.as_tensor(rows)], torch.as_tensor(goal), torch.as_tensor(_balance(labels))
+        )
+        if spec.kind is TrackKind.POINT:
+            weight, bias = weight * SHARPNESS, (bias - 0.5) * SHARPNESS
+        else:
+            weight, bias = weight * SHARPNESS, bias * SHARPNESS
+        # Fold the standardisation in: the head reads raw fc7, as the trunk hands it over.
+        folded = weight / std[:, None]
+        with torch.no_grad():
+            layer.weight.copy_(folded.T.float())
+            layer.bias.copy_((bias - mean @ folded).float())
+    return heads
+
+
+def _balance(labels: np.ndarray) -> np.ndarray:
+    """Inverse-frequency sample weights, so background does not drown the events."""
+    values, counts = np.unique(labels, return_counts=True)
+    per = {v: len(labels) / (len(values) * c) for v, c in zip(values, counts, strict=True)}
+    return np.array([per[v] for v in labels], dtype=np.float64)
+
+
+def _ridge(z: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted ridge with an unpenalised intercept, solved in whichever space is smaller."""
+    sw = w.sqrt()[:, None]
+    zm = (w[:, None] * z).sum(0) / w.sum()
+    ym = (w[:, None] * y).sum(0) / w.sum()
+    zc, yc = (z - zm) * sw, (y - ym) * sw
+    n, d = zc.shape
+    if n < d:
+        alpha = torch.linalg.solve(zc @ zc.T + RIDGE * torch.eye(n, dtype=zc.dtype), yc)
+        weight = zc.T @ alpha
+    else:
+        weight = torch.linalg.solve(zc.T @ zc + RIDGE * torch.eye(d, dtype=zc.dtype), zc.T @ yc)
+    return weight, ym - zm @ weight
+
+
+def predict(heads: TrackHeads, features: np.ndarray) -> dict[str, np.ndarray]:
+    with torch.no_grad():
+        out = heads(torch.as_tensor(np.asarray(features), dtype=torch.float32))
+    return {name: probs.numpy() for name, probs in out.items()}
+
+
+@dataclass(frozen=True)
+class TrackScore:
+    """A track's quality on held-out windows: macro-F1 (state) or event F1 within ±tolerance (point)."""
+
+    track: str
+    kind: TrackKind
+    f1: float
+    support: int
+
+
+def evaluate(
+    specs: Sequence[TrackSpec],
+    probs: Mapping[str, np.ndarray],
+    targets: Mapping[str, np.ndarray],
+    starts: np.ndarray,
+    tolerance: int = 4,
+) -> list[TrackScore]:
+    scores = []
+    for spec in specs:
+        p, y = probs[spec.name], np.asarray(targets[spec.name])
+        if spec.kind is TrackKind.STATE:
+            rows = y != UNLABELLED
+            scores.append(
+                TrackScore(spec.name, spec.kind, macro_f1(p[rows].argmax(1), y[rows]), int(rows.sum()))
+            )
+        else:
+            rows = (y != UNLABELLED).all(1)
+            centres = (np.asarray(starts) + WINDOW_LENGTH // 2)[rows]
+            f1s = [
+                event_f1(_peaks(centres, p[rows, k] >= 0.5), _peaks(centres, y[rows, k] == 1), tolerance)
+                for k in range(p.shape[1])
+            ]
+            scores.append(TrackScore(spec.name, spec.kind, float(np.mean(f1s)), int(rows.sum())))
+    return scores
+
+
+def macro_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Mean F1 over the classes present in truth or prediction."""
+    classes = np.union1d(np.unique(truth), np.unique(predicted))
+    if len(classes) == 0:
+        return 0.0
+    f1s = []
+    for c in classes:
+        tp = float(np.sum((predicted == c) & (truth == c)))
+        fp = float(np.sum((predicted == c) & (truth != c)))
+        fn = float(np.sum((predicted != c) & (truth == c)))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0)
+    return float(np.mean(f1s))
+
+
+def _peaks(centres: np.ndarray, on: np.ndarray) -> list[int]:
+    """One event per run of consecutive "on" windows, at the run's middle window centre."""
+    events: list[int] = []
+    run: list[int] = []
+    for centre, flag in zip(centres.tolist(), on.tolist(), strict=True):
+        if flag and (not run or centre - run[-1] <= WINDOW_LENGTH):
+            run.append(centre)
+            continue
+        if run:
+            events.append(run[len(run) // 2])
+        run = [centre] if flag else []
+    if run:
+        events.append(run[len(run) // 2])
+    return events
+
+
+def event_f1(predicted: Sequence[int], truth: Sequence[int], tolerance: int) -> float:
+    """F1 of events matched one-to-one when within ``tolerance`` frames (greedy, nearest first)."""
+    if not predicted and not truth:
+        return 1.0
+    free = sorted(truth)
+    matched = 0
+    for frame in sorted(predicted):
+        near = [t for t in free if abs(t - frame) <= tolerance]
+        if near:
+            free.remove(min(near, key=lambda t: abs(t - frame)))
+            matched += 1
+    return 2 * matched / (len(predicted) + len(truth))

@@ -1,0 +1,152 @@
+"""One trunk, one head per track: heads fitted on fc7 features learn each track on its own,
+run in one trunk pass, and travel in a file that names their tracks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import CheckpointError
+from core.learning.track_learning import evaluate, fit_heads, predict, project_specs, track_targets
+from core.model.network import C3D_BN, CLIP_SHAPE, FC7_FEATURES
+from core.model.spec import WINDOW_LENGTH
+from core.model.track_heads import MultiTrackC3D, TrackHeads, TrackSpec, load_heads, save_heads
+from core.store import Store
+from core.store.records import NewSegment, TrackKind
+
+STRIDE, WINDOWS = 8, 400
+
+
+def _three_track_project(store: Store) -> tuple[int, np.ndarray]:
+    """Body (walk/rest) and head (sniff) overlap freely; jumps are point events."""
+    frames = WINDOWS * STRIDE + WINDOW_LENGTH
+    video = store.videos.add("/v/a.mp4", "h", 64, 48, 25.0, frames)
+    head = store.tracks.add("head", subject="m1")
+    jumps = store.tracks.add("jumps", TrackKind.POINT)
+    walk, rest = store.classes.add("walk"), store.classes.add("rest")
+    sniff = store.classes.add("sniff", track_id=head.id)
+    jump = store.classes.add("jump", track_id=jumps.id)
+    rng = np.random.default_rng(0)
+    labels: list[NewSegment] = []
+    still = store.classes.by_name("background")
+    quiet = store.classes.by_name("background", head.id)
+    assert still is not None and quiet is not None
+    body_classes = (still, walk, rest)
+    for start in range(0, frames - 60, 60):  # 60-frame blocks: body walks, rests or neither
+        labels.append(NewSegment(body_classes[int(rng.integers(3))].id, start, start + 60))
+    for start in range(30, frames - 90, 90):  # the head sniffs, or not, at the same time
+        labels.append(NewSegment((sniff if rng.random() < 0.5 else quiet).id, start, start + 90))
+    for frame in range(50, frames - 50, 70):
+        labels.append(NewSegment(jump.id, frame, frame + 1))
+    store.segments.paint(video.id, labels)
+    return video.id, np.arange(WINDOWS) * STRIDE
+
+
+def _features(store: Store, video_id: int, starts: np.ndarray) -> np.ndarray:
+    """fc7-like features: noise plus a direction per (track, class) the window's centre shows."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.0, 1.0, (len(starts), FC7_FEATURES))
+    directions = rng.normal(0.0, 1.0, (16, FC7_FEATURES)) * 0.3
+    specs = project_specs(store)
+    k = 0
+    for spec in specs:
+        track = store.tracks.resolve(spec.name)
+        y = track_targets(spec, store.segments.list(video_id, track_id=track.id), starts, 10**9)
+        hot = y if y.ndim == 1 else np.where(y[:, 0] == 1, 1, 0)  # class 0 is background
+        for c in range(1, int(hot.max()) + 1):
+            x[hot == c] += directions[k]
+            k += 1
+    return np.maximum(x, 0.0)  # fc7 is after a ReLU
+
+
+def test_every_track_learns_from_the_same_features(store: Store) -> None:
+    video_id, starts = _three_track_project(store)
+    specs = project_specs(store)
+    assert [(s.name, s.kind, s.classes) for s in specs] == [
+        ("behaviour", TrackKind.STATE, ("background", "walk", "rest")),
+        ("head", TrackKind.STATE, ("background", "sniff")),
+        ("jumps", TrackKind.POINT, ("background", "jump")),
+    ]
+    features = _features(store, video_id, starts)
+    split = int(0.6 * WINDOWS)
+    cut = int(starts[split])
+    targets = {}
+    for spec in specs:
+        track_id = store.tracks.resolve(spec.name).id
+        targets[spec.name] = track_targets(
+            spec, store.segments.list(video_id, track_id=track_id), starts, 10**9
+        )
+    train = {n: t[:split] for n, t in targets.items()}
+    heads = fit_heads(specs, features[:split], train)
+    scores = evaluate(
+        specs, predict(heads, features[split:]), {n: t[split:] for n, t in targets.items()}, starts[split:]
+    )
+    assert [s.track for s in scores] == ["behaviour", "head", "jumps"]
+    assert all(s.f1 >= 0.9 for s in scores), scores
+    assert cut > 0
+
+    shuffled = fit_heads(
+        specs, features[:split], {**train, "head": np.random.default_rng(5).permutation(train["head"])}
+    )
+    worse = evaluate(
+        specs, predict(shuffled, features[split:]), {n: t[split:] for n, t in targets.items()}, starts[split:]
+    )
+    assert worse[1].f1 < 0.7  # a head learns its own track's labels, not another's
+
+
+def test_point_track_windows_past_the_labelled_part_are_unlabelled(store: Store) -> None:
+    video_id, starts = _three_track_project(store)
+    spec = project_specs(store)[2]
+    track_id = store.tracks.resolve("jumps").id
+    y = track_targets(spec, store.segments.list(video_id, track_id=track_id), starts, labelled_until=400)
+    centres = starts + WINDOW_LENGTH // 2
+    assert (y[centres >= 400] == -1).all()
+    assert y[(centres >= 50 - 2) & (centres <= 50 + 2)].tolist() == [[1]] * int(
+        ((centres >= 48) & (centres <= 52)).sum()
+    )
+
+
+def test_all_heads_share_one_trunk_pass(untrained_model: C3D_BN) -> None:
+    specs = [
+        TrackSpec("body", TrackKind.STATE, ("background", "walk", "rest")),
+        TrackSpec("head", TrackKind.STATE, ("background", "sniff")),
+        TrackSpec("jumps", TrackKind.POINT, ("background", "jump", "bite")),
+    ]
+    model = MultiTrackC3D(untrained_model, TrackHeads(specs)).eval()
+    calls = []
+    hook = untrained_model.conv1.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with torch.no_grad():
+            probs, features = model(torch.zeros((2, *CLIP_SHAPE)))
+    finally:
+        hook.remove()
+    assert len(calls) == 1
+    assert {n: tuple(p.shape) for n, p in probs.items()} == {"body": (2, 3), "head": (2, 2), "jumps": (2, 2)}
+    assert torch.allclose(probs["body"].sum(1), torch.ones(2))
+    assert tuple(features.fc7.shape) == (2, FC7_FEATURES)
+
+
+def test_heads_file_names_its_tracks_and_refuses_another_project(tmp_path: Path) -> None:
+    specs = [
+        TrackSpec("body", TrackKind.STATE, ("background", "walk")),
+        TrackSpec("jumps", TrackKind.POINT, ("background", "jump")),
+    ]
+    heads = TrackHeads(specs)
+    path = tmp_path / "heads.safetensors"
+    save_heads(path, heads, "trunk-1")
+    loaded = load_heads(path, specs, "trunk-1")
+    fc7 = torch.rand(3, FC7_FEATURES)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(heads(fc7).values(), loaded(fc7).values(), strict=True))
+    renamed = [specs[0], TrackSpec("jumps", TrackKind.POINT, ("background", "hop"))]
+    with pytest.raises(CheckpointError, match="knows the classes background, jump for 'jumps'"):
+        load_heads(path, renamed)
+    with pytest.raises(CheckpointError, match="no head for the track 'gaze'"):
+        load_heads(path, [*specs, TrackSpec("gaze", TrackKind.STATE, ("background",))])
+    with pytest.raises(CheckpointError, match="as a point track"):
+        load_heads(path, [specs[0], TrackSpec("jumps", TrackKind.STATE, ("background", "jump"))])
+    with pytest.raises(CheckpointError, match="another trunk"):
+        load_heads(path, specs, "trunk-2")
