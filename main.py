@@ -10,6 +10,7 @@ from core.cli import build_parser, run_command
 from core.errors import AppError
 from core.paths import resolve_db_url
 from core.store import open_store
+from core.store.unit import set_busy_reporter
 
 log = logging.getLogger("c3d_labeller")
 
@@ -26,8 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         from gui.app import run_app  # Qt is imported only when the desktop app starts
 
         return run_app(url)
+    set_busy_reporter(lambda message: print(message, file=sys.stderr, flush=True))
     try:
         store = open_store(url)
+        if store.notice:
+            print(f"note: {store.notice}", file=sys.stderr)
         try:
             return run_command(args, store)
         finally:
