@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from core.errors import CheckpointError
+from core.atomic import temp_beside, write_failure
+from core.errors import CheckpointError, FileWriteError
 from core.model.network import C3D_BN
 from core.model.spec import InputSpec
 
@@ -155,21 +155,18 @@ def save_checkpoint(path: str | os.PathLike[str], model: C3D_BN, meta: Checkpoin
         for key, value in model.state_dict().items()
     }
     metadata = _encode_meta(meta)
-    tmp_name: str | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        save_file(tensors, tmp_name, metadata=metadata)
-        with open(tmp_name, "r+b") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
+        with temp_beside(path, make_parents=False, what="the model file") as (fd, tmp_name):
+            save_file(tensors, tmp_name, metadata=metadata)
+            os.fsync(fd)
+            os.replace(tmp_name, path)
         _fsync_dir(path.parent)
-    except (OSError, SafetensorError) as exc:
+    except FileWriteError as exc:
+        raise CheckpointError(str(exc)) from exc
+    except OSError as exc:
+        raise CheckpointError(write_failure(path, exc, "the model file")) from exc
+    except SafetensorError as exc:
         raise CheckpointError(f"Could not write the model file {path}: {exc}.") from exc
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
     log.info("Saved checkpoint %s (%d classes)", path, len(meta.class_names))
 
 

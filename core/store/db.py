@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, SQLA
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from core.atomic import remove_debris
 from core.errors import StoreError
 from core.paths import files_dir_for, sqlite_file
 from core.store import migrate
@@ -117,11 +118,15 @@ def open_store(url: str) -> Store:
 
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     log.info("Opened label store %s", engine.url.render_as_string(hide_password=True))
+    files_dir = files_dir_for(url)
+    freed = remove_debris(files_dir)
+    if freed:
+        log.warning("Removed %.1f MB of files left by interrupted writes in %s", freed / 1e6, files_dir)
     return Store(
         url=url,
         engine=engine,
         session_factory=factory,
-        files_dir=files_dir_for(url),
+        files_dir=files_dir,
         classes=ClassRepository(factory),
         videos=VideoRepository(factory),
         segments=SegmentRepository(factory),
