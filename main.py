@@ -4,7 +4,12 @@ a command or the desktop app."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
+
+# FFmpeg and OpenCV log to stderr from C; a damaged video already gets one clear line from us.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from core.cli import build_parser, run_command
 from core.errors import AppError

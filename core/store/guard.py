@@ -27,7 +27,7 @@ _APP_ID_OFFSET = 68
 OUR_TABLE = "alembic_version"
 
 DRIVERS = {
-    "postgresql": "the PostgreSQL driver: pip install psycopg2-binary",
+    "postgresql": "the PostgreSQL driver: pip install 'psycopg[binary]'",
     "mysql": "the MySQL driver: pip install pymysql, and write the URL as mysql+pymysql://…",
     "mariadb": "the MariaDB driver: pip install pymysql, and write the URL as mariadb+pymysql://…",
     "mssql": "the SQL Server driver: pip install pyodbc",
