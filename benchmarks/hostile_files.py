@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import sqlite3
@@ -35,9 +36,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.model.checkpoint import CheckpointMeta, save_checkpoint  # noqa: E402
-from core.model.network import new_model  # noqa: E402
-from core.model.spec import DEFAULT_SPEC  # noqa: E402
 from core.store import open_store  # noqa: E402
 from tests.core.interchange_helpers import add_video, label  # noqa: E402
 from tests.core.test_interchange_corpus import CASES as CORPUS_CASES  # noqa: E402
@@ -136,10 +134,20 @@ def _fresh_db(tmp: Path, name: str) -> str:
 
 
 def real_checkpoint(tmp: Path) -> Path:
+    """Made in a child process: a child's ``ru_maxrss`` starts from its parent's peak (the
+    exec inherits the high-water mark), so this process must never hold a 312 MB model."""
     path = tmp / "real.safetensors"
+    subprocess.run([sys.executable, __file__, "--make-checkpoint", str(path)], check=True, cwd=ROOT)
+    return path
+
+
+def _make_checkpoint(path: Path) -> None:
+    from core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from core.model.network import new_model
+    from core.model.spec import DEFAULT_SPEC
+
     meta = CheckpointMeta.create(["background", "walk"], DEFAULT_SPEC, name="real")
     save_checkpoint(path, new_model(2, seed=0), meta)
-    return path
 
 
 def nan_checkpoint(real: Path, out: Path) -> Path:
@@ -192,6 +200,17 @@ def anet_many(path: Path, size: int) -> Path:
     return path
 
 
+def _repeat(path: Path, head: str, unit: str, count: int, tail: str) -> None:
+    """``head + unit * count + tail``, written in pieces so this process stays small."""
+    with open(path, "w") as f:
+        f.write(head)
+        piece = unit * (MB // len(unit))
+        for _ in range(count // (MB // len(unit))):
+            f.write(piece)
+        f.write(unit * (count % (MB // len(unit))))
+        f.write(tail)
+
+
 def foreign_sqlite(path: Path, *tables: str) -> Path:
     with sqlite3.connect(path) as conn:
         for table in tables:
@@ -220,6 +239,10 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
     def wanted(name: str) -> bool:
         return only is None or only in name
 
+    def section(prefix: str) -> bool:
+        """Build a section's (costly) files only when one of its cases will run."""
+        return only is None or only in prefix or prefix in only
+
     def add(case: Case) -> None:
         if wanted(case.name):
             cases.append(case)
@@ -228,7 +251,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
         return ["--db", _fresh_db(tmp, name)]
 
     # Model files
-    if any(wanted(n) for n in ("safetensors", "weights", "zip")):
+    if section("model:"):
         huge = files / "huge_header.safetensors"
         huge.write_bytes(struct.pack("<Q", 90_000_000) + b'{"a": 1}')
         add(
@@ -239,10 +262,12 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
         real = real_checkpoint(files)
         cut = files / "cut_100MB.safetensors"
         with open(real, "rb") as src, open(cut, "wb") as dst:
-            dst.write(src.read(100 * MB))
+            for _ in range(100):
+                dst.write(src.read(MB))
         add(Case("model: real checkpoint cut at 100 MB", [*db("m2"), "import-weights", str(cut)], [cut]))
         cut_header = files / "cut_header.bin"
-        head = real.read_bytes()[:4096]
+        with open(real, "rb") as src:
+            head = src.read(4096)
         (header_len,) = struct.unpack("<Q", head[:8])
         cut_header.write_bytes(head[:8] + head[8 : 8 + min(header_len // 2, 2000)])
         add(
@@ -307,7 +332,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
     with open_store(f"sqlite:///{base}") as store:
         video = store.videos.add("/v/long.mp4", "fp1:" + "cd" * 32, 64, 48, 25.0, 1_000_000)
         store.classes.add("walk")
-    if wanted("busy"):
+    if section("store: busy"):
         busy = tmp / "stores" / "busy.sqlite3"
         shutil.copyfile(base, busy)
 
@@ -328,7 +353,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
                 during=hold_lock,
             )
         )
-    if wanted("import"):
+    if section("store: 3,000"):
         concurrent = tmp / "stores" / "concurrent.sqlite3"
         shutil.copyfile(base, concurrent)
         big = segments_csv(files / "3000_segments.csv", video.path, 3000)
@@ -387,7 +412,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
             [clips / "b.mp4"],
         )
     )
-    if wanted("Ctrl"):
+    if section("infer: Ctrl+C"):
         infer_db = _fresh_db(tmp, "infer")
         clip = write_mjpeg_avi(files / "long.avi", 400, size=(112, 112))
 
@@ -495,7 +520,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
     )
 
     # Label imports
-    if wanted("label"):
+    if section("labels:"):
         many = anet_many(files / "anet_many_50MB.json", 50_000_000)
         add(
             Case(
@@ -505,7 +530,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
             )
         )
         one = files / "one_string_50MB.json"
-        one.write_text('{"note": "' + "x" * (50 * MB) + '"}')
+        _repeat(one, '{"note": "', "x", 50 * MB, '"}')
         add(
             Case(
                 "labels: JSON with one 50 MB string",
@@ -514,7 +539,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
             )
         )
         quotes = files / "escaped_quotes_200KB.json"
-        quotes.write_text('["' + '\\"' * 100_000)
+        _repeat(quotes, '["', '\\"', 100_000, "")
         add(
             Case(
                 "labels: 200 KB of escaped quotes",
@@ -523,7 +548,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
             )
         )
         quotes50 = files / "escaped_quotes_50MB.json"
-        quotes50.write_text('["' + '\\"' * (25 * MB))
+        _repeat(quotes50, '["', '\\"', 25 * MB, "")
         add(
             Case(
                 "labels: 50 MB of escaped quotes",
@@ -532,7 +557,7 @@ def build_cases(tmp: Path, only: str | None) -> list[Case]:
             )
         )
         deep = files / "deep_50MB.json"
-        deep.write_text("[" * (50 * MB))
+        _repeat(deep, "", "[", 50 * MB, "")
         add(Case("labels: 50 MB of '['", [*db("l5"), "import", "--format", "activitynet", str(deep)], [deep]))
         garbage = files / "garbage_labels.csv"
         garbage.write_bytes(random.Random(0).randbytes(MB))
@@ -581,7 +606,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="run the cases whose name contains this")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--make-checkpoint", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make_checkpoint:
+        _make_checkpoint(args.make_checkpoint)
+        return
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": ""}
     os.umask(0o022)
     tmp = Path(tempfile.mkdtemp(prefix="hostile-"))
@@ -601,7 +630,12 @@ def main() -> None:
                 subprocess.run(["umount", str(mount)], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
     load = os.getloadavg()[0]
-    report = {"machine": {"cpus": os.cpu_count(), "load_average_1min": round(load, 1)}, "cases": results}
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report = {
+        "machine": {"cpus": os.cpu_count(), "load_average_1min": round(load, 1)},
+        "launcher_peak_rss_mb": round(floor),  # a child's figure is never below this (see real_checkpoint)
+        "cases": results,
+    }
     text = json.dumps(report, indent=1, ensure_ascii=False)
     print(text)
     if args.out:
