@@ -75,7 +75,7 @@ class VideoLabels:
         return Path(self.video.path).stem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VideoRef:
     """How a file names a video; the importer tries path, then content hash, then file name."""
 
@@ -88,7 +88,7 @@ class VideoRef:
         return self.path or self.name or self.content_hash or "(no video named)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedSpan:
     """A label as a file states it: frames when the file has them (they win), else seconds."""
 
@@ -111,7 +111,7 @@ class Severity(StrEnum):
     WARNING = "warning"  # imported, but adjusted: the user should know
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with the input, said the way a user can find and fix it."""
 
