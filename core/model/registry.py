@@ -141,7 +141,13 @@ def import_checkpoint(store: Store, path: str | Path) -> ModelVersion:
     """Register a C3D Labeller ``.safetensors`` checkpoint (validated by loading it whole)."""
     model, meta = load_checkpoint(path)
     target = models_dir(store) / f"import-{_stamp()}.safetensors"
-    shutil.copyfile(path, target)
+    try:  # atomically: a kill mid-copy leaves only a .tmp, which the next start removes
+        with open(path, "rb") as src, atomic_write(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=16 << 20)
+    except OSError as exc:
+        raise CheckpointError(
+            f"Could not copy {Path(path).name} into the project: {exc.strerror or exc}."
+        ) from exc
     return store.models.add(
         name=meta.name or Path(path).stem,
         checkpoint_path=str(target),
