@@ -195,10 +195,11 @@ def _prepare(engine: Engine) -> None:
 
 def _stamp_application_id(engine: Engine) -> None:
     """Mark the file as ours, so a later open can tell it from another program's database."""
-    with engine.connect() as conn:
-        if conn.exec_driver_sql("PRAGMA application_id").scalar() != APPLICATION_ID:
-            conn.exec_driver_sql(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.commit()
+    with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+        if conn.exec_driver_sql("PRAGMA application_id").scalar() == APPLICATION_ID:
+            return  # the usual case: no write lock taken
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"PRAGMA application_id={APPLICATION_ID}")
 
 
 def _ensure_defaults(session: Session) -> None:
