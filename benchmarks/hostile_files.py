@@ -83,6 +83,7 @@ def run_case(case: Case, env: dict[str, str]) -> dict:
         reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = b"".join(err_chunks).decode("utf-8", "replace")
+    out_lines = b"".join(out_chunks).decode("utf-8", "replace").splitlines()
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
     unchanged = all(_digest(p) == d for p, d in before.items())
     peak_mb = usage.ru_maxrss / 1024
@@ -95,7 +96,8 @@ def run_case(case: Case, env: dict[str, str]) -> dict:
         "rc": proc.returncode,
         "message": lines[-1] if lines else "",
         "stderr_lines": len(lines),
-        "stdout_lines": len(b"".join(out_chunks).splitlines()),
+        "stdout_lines": len(out_lines),
+        "first_stdout_line": out_lines[0] if out_lines else "",  # an import's first problem
         "traceback": traceback,
         "peak_rss_mb": round(peak_mb),
         "seconds": round(seconds, 2),
