@@ -14,7 +14,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 from core.cli import build_parser, run_command
 from core.errors import AppError
 from core.paths import resolve_db_url
-from core.store import open_store
+from core.project import open_project
 from core.store.unit import set_busy_reporter
 
 log = logging.getLogger("c3d_labeller")
@@ -34,13 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(url)
     set_busy_reporter(lambda message: print(message, file=sys.stderr, flush=True))
     try:
-        store = open_store(url)
-        if store.notice:
-            print(f"note: {store.notice}", file=sys.stderr)
+        project = open_project(url)  # the app's path too: units of work, then events
+        if project.store.notice:
+            print(f"note: {project.store.notice}", file=sys.stderr)
         try:
-            return run_command(args, store)
+            return run_command(args, project.store)
         finally:
-            store.close()
+            project.close()
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import platformdirs
@@ -63,14 +64,55 @@ def files_dir_for(url: str) -> Path:
     if db_file is not None:
         path = db_file.absolute().parent / f"{db_file.stem}_files"
     else:
-        path = user_data_dir() / "files"
+        path = user_data_dir() / "files" / _server_folder_name(url)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def to_stored(path: str | Path, files_dir: Path) -> str:
+    """How the store records a file: relative (POSIX) when under the project's files folder.
+
+    A project moved or copied with its files folder then still finds its models and caches;
+    a file elsewhere keeps its absolute path.
+    """
+    absolute = Path(path).expanduser().absolute()
+    try:
+        return absolute.relative_to(files_dir.absolute()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def from_stored(text: str, files_dir: Path) -> str:
+    """The file a stored path means: relative ones are under the project's files folder."""
+    path = Path(text)
+    return str(path if path.is_absolute() else files_dir / path)
+
+
+_UNSAFE_FILE_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]+')
+
+
+def safe_file_stem(name: str, fallback: str = "file") -> str:
+    """``name`` made valid as a file name on Windows, macOS and Linux (no ``:``, ``/``, …)."""
+    clean = _UNSAFE_FILE_CHARS.sub("-", name).strip(" .-")
+    return clean[:100] or fallback
+
+
+def _server_folder_name(url: str) -> str:
+    """One folder per database, so two projects on one server never share checkpoints."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "other"
+    parts = (parsed.get_backend_name(), parsed.host or "local", str(parsed.port or ""), parsed.database or "")
+    return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", p) for p in parts if p)
 
 
 def _as_url(value: str) -> str:
     """Accept a bare file path as well as a URL, since users type paths far more often."""
     value = value.strip()
+    if value.startswith(("postgresql://", "postgres://")):
+        # We ship psycopg 3; SQLAlchemy's bare "postgresql://" would look for psycopg2.
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
     if "://" in value:
         return value
     path = Path(value).expanduser().absolute()

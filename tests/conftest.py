@@ -8,12 +8,39 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import PostgresServer, find_pg_bin
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'labels.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL cluster for the whole run; `make test` installs the server."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.fail("PostgreSQL's initdb and pg_ctl are missing: run `make postgres` (Debian's postgresql)")
+    server = PostgresServer(bin_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test against the embedded SQLite store and a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'labels.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.new_url()
 
 
 @pytest.fixture

@@ -139,13 +139,13 @@ def write_h264_bframes(
 ) -> Path:
     """H.264 with B-frames and a long GOP (the hard case for exact seeking), via system ffmpeg.
 
-    The container follows the suffix (``.mp4`` or ``.mkv``). ``vfr=True`` gives the frames the
-    irregular times of ``vfr_timestamps``; ``faststart`` puts the MP4 index first, so a truncated
-    copy still opens and claims the full frame count.
+    The container follows the suffix (``.mp4``, ``.mkv``, ``.mov`` or ``.ts``). ``vfr=True`` gives
+    the frames the irregular times of ``vfr_timestamps``; ``faststart`` puts the MP4 index first,
+    so a truncated copy still opens and claims the full frame count.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}[path.suffix.lower()]
+    fmt = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".ts": "mpegts"}[path.suffix.lower()]
     width, height = size
     cmd = [
         "ffmpeg", "-loglevel", "error", "-y",
@@ -174,6 +174,17 @@ def write_h264_bframes(
             errors.seek(0)
             raise RuntimeError(f"ffmpeg failed on {path}: {errors.read().decode(errors='replace')}")
     return path
+
+
+def write_mpegts(
+    path: str | Path, n_frames: int, size: tuple[int, int] = (160, 120), fps: float = 25.0, gop: int = 50
+) -> Path:
+    """H.264 with B-frames in an MPEG transport stream (broadcast and camera recordings): no
+    index, timestamps that start well above zero, seeking by byte position."""
+    path = Path(path)
+    if path.suffix.lower() != ".ts":
+        raise ValueError(f"an MPEG-TS file should end in .ts, not {path.suffix!r}")
+    return write_h264_bframes(path, n_frames, size=size, fps=fps, gop=gop)
 
 
 def probe_timestamps(path: str | Path) -> np.ndarray:

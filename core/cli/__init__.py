@@ -10,12 +10,28 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from core.cli import export_cmd, infer_cmd, interchange_cmds, learning_cmds, library_cmds, models_cmd
+from core.cli import (
+    export_cmd,
+    infer_cmd,
+    interchange_cmds,
+    learning_cmds,
+    library_cmds,
+    models_cmd,
+    proxy_cmd,
+)
 from core.store import Store
 
 Handler = Callable[[argparse.Namespace, Store], int]
 
-COMMAND_MODULES = (infer_cmd, library_cmds, export_cmd, models_cmd, interchange_cmds, learning_cmds)
+COMMAND_MODULES = (
+    infer_cmd,
+    library_cmds,
+    export_cmd,
+    models_cmd,
+    interchange_cmds,
+    learning_cmds,
+    proxy_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
+from core.store.changes import ClassesChanged, SegmentsChanged
 from core.store.classes import _check_name_free, _clean_name, _next_color, name_key
 from core.store.orm import LabelClassRow, SegmentRow, VideoRow, utc_now
 from core.store.records import SegmentSource
@@ -46,6 +47,8 @@ class ImportRepository(Repository):
         with self._write("import the labels") as session:
             used = set(session.scalars(select(LabelClassRow.color)))
             position = session.scalar(select(func.max(LabelClassRow.position))) or 0
+            if new_classes:
+                self._changed(ClassesChanged())
             for name in new_classes:
                 clean = _clean_name(name)
                 _check_name_free(session, clean, None)
@@ -79,6 +82,7 @@ class ImportRepository(Repository):
                             f"Frames {seg.start_frame}–{seg.end_frame} run past the end of {row.path}."
                         )
                     painter.paint(class_id, seg.start_frame, seg.end_frame, seg.source, now)
+                    self._changed(SegmentsChanged(video_id, seg.start_frame, seg.end_frame))
                     written += 1
                 painter.save(session, video_id)
             log.info(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ from core.store.records import ModelState, RunStatus
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'labels.sqlite3'}"
+def url(backend_url: str) -> str:
+    return backend_url
 
 
 @pytest.fixture

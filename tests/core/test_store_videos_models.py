@@ -17,8 +17,8 @@ from core.store.records import ModelState, NewSegment
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(f"sqlite:///{tmp_path / 'labels.sqlite3'}") as opened:
+def store(backend_url: str) -> Iterator[Store]:
+    with open_store(backend_url) as opened:
         yield opened
 
 
