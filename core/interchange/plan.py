@@ -10,6 +10,7 @@ refuses while any problem is an error, so nothing partial is ever committed.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from core.errors import ImportFormatError
 from core.interchange.formats import PREDICTED, ParsedSpan, Problem, SegmentFormat, Severity
-from core.interchange.formats.base import BadFile
+from core.interchange.formats.base import BadFile, ProblemLog, problem_kind
 from core.interchange.frames import span_frames
 from core.interchange.matching import ClassMapper, VideoMatcher
 from core.store import Store
@@ -75,8 +76,11 @@ class VideoPlan:
 class ImportPlan:
     videos: list[VideoPlan]
     problems: list[Problem]
+    """The first problems of each severity (up to ``MAX_KEPT_PROBLEMS``); ``omitted`` counts the rest."""
     new_classes: list[str]
     """Classes to create, named ``track/class`` outside the default track."""
+    omitted: Counter[tuple[Severity, str]] = field(default_factory=Counter)
+    """Problems beyond those kept, by (severity, kind)."""
     new_tracks: list[ImportedTrack] = field(default_factory=list)
     classes: list[ImportedClass] = field(default_factory=list)
     """Every class the import uses outside the default track, with the modifiers it brings."""
@@ -88,8 +92,27 @@ class ImportPlan:
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
     @property
+    def error_count(self) -> int:
+        return len(self.errors) + sum(
+            n for (severity, _), n in self.omitted.items() if severity is Severity.ERROR
+        )
+
+    @property
     def can_commit(self) -> bool:
-        return not self.errors
+        return self.error_count == 0
+
+    def problem_lines(self, shown: int = 50) -> list[str]:
+        """The first ``shown`` problems, then one line that groups all the others by kind."""
+        lines = [str(p) for p in self.problems[:shown]]
+        rest: Counter[str] = Counter(problem_kind(p.reason) for p in self.problems[shown:])
+        for (_, kind), count in self.omitted.items():
+            rest[kind] += count
+        if rest:
+            total = sum(rest.values())
+            kinds = "; ".join(f"{count:,} × {kind}" for kind, count in rest.most_common(5))
+            more = f"; and {len(rest) - 5} other kinds" if len(rest) > 5 else ""
+            lines.append(f"… and {total:,} more problems of the same kinds: {kinds}{more}")
+        return lines
 
     @property
     def added(self) -> int:
@@ -102,7 +125,7 @@ def plan_import(
     options = options or ImportOptions()
     matcher = VideoMatcher(store.videos.list())
     tracks = _Tracks(store, options)
-    problems: list[Problem] = []
+    problems = log = ProblemLog()
     wanted: dict[int, list[PlannedSegment]] = {}
     videos: dict[int, Video] = {}
     for path in files:
@@ -114,7 +137,7 @@ def plan_import(
         except ImportFormatError as exc:
             problems.append(Problem(Path(path).name, "", str(exc)))
             continue
-        problems.extend(parsed.problems)
+        log.merge(parsed.log)
         if not parsed.spans and not parsed.problems:
             problems.append(Problem(parsed.path.name, "", "the file holds no labels", Severity.WARNING))
         reported: set[str] = set()
@@ -127,11 +150,12 @@ def plan_import(
     plans = [_video_plan(store, videos[vid], segs, options.overlap, problems) for vid, segs in wanted.items()]
     return ImportPlan(
         plans,
-        problems,
+        log.kept,
         tracks.new_class_names(),
-        list(tracks.new.values()),
-        tracks.needed(),
-        list(tracks.mappers[None].new.values()),
+        log.omitted,
+        new_tracks=list(tracks.new.values()),
+        classes=tracks.needed(),
+        default_new_classes=list(tracks.mappers[None].new.values()),
     )
 
 
@@ -204,7 +228,7 @@ def _check(
     file: str,
     matcher: VideoMatcher,
     tracks: _Tracks,
-    problems: list[Problem],
+    problems: ProblemLog,
     reported: set[str],
 ) -> tuple[Video, PlannedSegment] | None:
     """The span as a planned segment of a video, or None after recording why not."""
@@ -260,7 +284,7 @@ def _source(text: str | None) -> SegmentSource:
 
 
 def _video_plan(
-    store: Store, video: Video, wanted: list[PlannedSegment], overlap: Overlap, problems: list[Problem]
+    store: Store, video: Video, wanted: list[PlannedSegment], overlap: Overlap, problems: ProblemLog
 ) -> VideoPlan:
     plan = VideoPlan(video)
     by_track: dict[str | None, list[PlannedSegment]] = {}
@@ -298,7 +322,7 @@ def _video_plan(
 
 
 def _resolve_overlaps(
-    segments: list[PlannedSegment], overlap: Overlap, problems: list[Problem]
+    segments: list[PlannedSegment], overlap: Overlap, problems: ProblemLog
 ) -> list[PlannedSegment]:
     """Same-class overlaps merge or are rejected; different classes on one frame are always an error."""
     kept: list[PlannedSegment] = []
