@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from core.cli.common import positive
+from core.errors import TrainingError
 from core.labels import track_edits
+from core.learning.track_learning import train_tracks
 from core.store import Store
 from core.store.records import TrackKind
 
@@ -22,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     trm = t_sub.add_parser("remove", help="remove a track with its classes and labels")
     trm.add_argument("name", metavar="NAME")
     trm.set_defaults(handler=tracks_remove)
+    ttrain = t_sub.add_parser("train", help="fit every track's head on the analysed videos' cached features")
+    ttrain.add_argument("--stride", type=positive, default=8)
+    ttrain.set_defaults(handler=tracks_train)
 
 
 def tracks_list(args: argparse.Namespace, store: Store) -> int:
@@ -44,4 +50,19 @@ def tracks_remove(args: argparse.Namespace, store: Store) -> int:
     track = store.tracks.resolve(args.name)
     store.tracks.remove(track.id)
     print(f"removed track {track.name}")
+    return 0
+
+
+def tracks_train(args: argparse.Namespace, store: Store) -> int:
+    version = store.models.active()
+    if version is None:
+        raise TrainingError("There is no model yet: analyse a video first ('infer VIDEO').")
+    result = train_tracks(store, version, stride=args.stride)
+    for score in result.scores:
+        measure = "event F1" if score.kind is TrackKind.POINT else "macro-F1"
+        print(
+            f"{score.track}\t{score.kind.value}\t{measure} {score.f1:.3f}\t{score.support} held-out windows"
+        )
+    print(f"trained {len(result.scores)} track heads on {result.windows} windows in {result.seconds:.2f} s")
+    print(f"saved {result.path}")
     return 0

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from core.errors import CheckpointError
+from core.learning.track_learning import project_specs
+from core.media.demo import generate_demo_video
+from core.model.track_heads import load_heads
+from core.project import actions
+from core.project.project import Project
 from core.store import open_store
+from core.store.records import TrackKind
 from main import main
 
 
@@ -88,3 +97,46 @@ def test_track_mistakes_are_one_line(
     code, _, err = _run(capsys, video_db, *argv)
     assert code != 0
     assert len(err.strip().splitlines()) == 1 and words in err
+
+
+@pytest.mark.slow
+def test_tracks_train_fits_a_head_per_track_on_the_analysed_video(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = generate_demo_video(tmp_path / "demo.avi", seconds=8.0, fps=25, size=(96, 72), seed=3)
+    code, _, err = _run(capsys, db_url, "infer", str(demo.path), "--batch", "8", "--device", "cpu")
+    assert code == 0, err
+    # Three tracks from one demo: the ball (left/right), the flash, and the flash's onsets as points.
+    with open_store(db_url) as store:
+        project = Project(store)
+        flash_track = store.tracks.add("light")
+        onsets = store.tracks.add("onsets", TrackKind.POINT)
+        left, right = store.classes.add("ball_left"), store.classes.add("ball_right")
+        flash = store.classes.add("flash", track_id=flash_track.id)
+        onset = store.classes.add("onset", track_id=onsets.id)
+        video_id = store.videos.list()[0].id
+        actions.mark_reviewed(project, video_id, 0, demo.frame_count)
+        actions.mark_reviewed(project, video_id, 0, demo.frame_count, flash_track.id)
+        for event in demo.events:
+            if event.class_name == "flash":
+                actions.label_range(project, video_id, event.start_frame, event.end_frame, flash.id)
+                actions.label_range(project, video_id, event.start_frame, event.start_frame + 1, onset.id)
+            else:
+                cls = left if event.class_name == "ball_left" else right
+                actions.label_range(project, video_id, event.start_frame, event.end_frame, cls.id)
+    code, out, err = _run(capsys, db_url, "tracks", "train")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line.split("\t")[:2] for line in lines[:3]] == [
+        ["behaviour", "state"],
+        ["light", "state"],
+        ["onsets", "point"],
+    ]
+    assert "event F1" in lines[2] and "macro-F1" in lines[0]
+    saved = Path(lines[-1].removeprefix("saved "))
+    with open_store(db_url) as store:
+        specs = project_specs(store)
+        assert len(load_heads(saved, specs).layers) == 3
+        store.classes.add("bounce", track_id=store.tracks.resolve("light").id)
+        with pytest.raises(CheckpointError, match="'light'"):
+            load_heads(saved, project_specs(store))
