@@ -59,6 +59,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_in", "View", "Zoom timeline in", ("+", "=")),
     ActionSpec("zoom_out", "View", "Zoom timeline out", ("-",)),
     ActionSpec("zoom_all", "View", "Show the whole video", ("Ctrl+0",)),
+    ActionSpec("next_track", "View", "Next track (class keys label it)", ("Alt+Down",)),
+    ActionSpec("previous_track", "View", "Previous track", ("Alt+Up",)),
     ActionSpec("analyse_selected", "Analyse", "Analyse selected videos", ("Ctrl+R",)),
     ActionSpec("analyse_all", "Analyse", "Analyse all videos", ("Ctrl+Shift+R",)),
     ActionSpec("cancel_analysis", "Analyse", "Cancel analysis"),

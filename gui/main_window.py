@@ -229,6 +229,8 @@ class MainWindow(QMainWindow):
             "zoom_in": lambda: t.zoom(0.5),
             "zoom_out": lambda: t.zoom(2.0),
             "zoom_all": lambda: t.set_visible_range(0, c.frame_count),
+            "next_track": lambda: s.step_track(1),
+            "previous_track": lambda: s.step_track(-1),
             "analyse_selected": lambda: c.analyse(self.videos.selected_ids() or self._current_ids()),
             "analyse_all": lambda: c.analyse([st.video.id for st in s.statuses if not st.missing]),
             "cancel_analysis": self.runner.cancel_analysis,

@@ -153,7 +153,9 @@ class CurrentVideo(QObject):
         video = self.video
         store = self.project.store
         self.segments = (
-            [] if video is None else self.project.guard(lambda: store.segments.list(video.id)) or []
+            []
+            if video is None
+            else self.project.guard(lambda: store.segments.list(video.id, track_id=self._track_id)) or []
         )
         self.labels_changed.emit()
 
@@ -164,12 +166,17 @@ class CurrentVideo(QObject):
             return
         lo, hi = max(0, start - 1), end + 1
         store = self.project.store
-        fresh = self.project.guard(lambda: store.segments.list(video.id, lo, hi))
+        fresh = self.project.guard(lambda: store.segments.list(video.id, lo, hi, track_id=self._track_id))
         if fresh is None:
             return
         kept = [s for s in self.segments if s.end_frame <= lo or s.start_frame >= hi]
         self.segments = sorted(kept + fresh, key=lambda s: s.start_frame)
         self.labels_changed.emit()
+
+    @property
+    def _track_id(self) -> int | None:
+        """The active track: the timeline shows and edits its labels."""
+        return self.project.active_track_id
 
     def _on_predictions(self, video_id: int) -> None:
         if self.video is not None and video_id == self.video.id:
@@ -294,6 +301,9 @@ class CurrentVideo(QObject):
         video = self.video
         chosen = class_id if class_id is not None else self.project.current_class_id
         start, end = max(0, min(start, end)), min(max(start, end), self.frame_count)
+        track = self.project.active_track
+        if track is not None and track.point:  # a point event sits on one frame
+            end = min(start + 1, self.frame_count)
         if video is None or chosen is None or end <= start:
             return
         project = self.project.project
@@ -322,7 +332,8 @@ class CurrentVideo(QObject):
             return
         video, (start, end) = self.video, self.selection
         project = self.project.project
-        self._edit(lambda: actions.clear_range(project, video.id, start, end))
+        track_id = self._track_id
+        self._edit(lambda: actions.clear_range(project, video.id, start, end, track_id))
         self.clear_selection()
 
     def split_at_playhead(self) -> None:
@@ -347,7 +358,8 @@ class CurrentVideo(QObject):
         start, end = max(0, start), min(end, self.frame_count)
         if video is not None and end > start:
             project = self.project.project
-            self._edit(lambda: actions.mark_reviewed(project, video.id, start, end))
+            track_id = self._track_id
+            self._edit(lambda: actions.mark_reviewed(project, video.id, start, end, track_id))
 
     def set_in_point(self) -> None:
         self.in_point = self.frame

@@ -21,7 +21,7 @@ from core.labels.overview import VideoStatus, video_status, video_statuses
 from core.paths import resolve_db_url
 from core.project import Project, Undoable, actions, open_project
 from core.store import Store
-from core.store.records import LabelClass, ModelVersion, Video
+from core.store.records import LabelClass, ModelVersion, Track, Video
 from gui import jobs
 from gui.state.bridge import EventBridge
 from gui.state.runner import JobRunner
@@ -79,6 +79,8 @@ class ProjectState(QObject):
         bridge.attach(project)
         self.statuses: list[VideoStatus] = []
         self.classes: list[LabelClass] = []
+        self.tracks: list[Track] = []
+        self.active_track_id: int | None = None  # class keys and edits act on this track
         self.current_class_id: int | None = None
         self._class_chosen = False  # until the user picks one, new segments take the first event class
         self.model: ModelVersion | None = None
@@ -129,6 +131,7 @@ class ProjectState(QObject):
         self.bridge.attach(project)
         self.current_class_id, self._class_chosen = None, False
         self.statuses, self.classes, self.model = [], [], None
+        self.tracks, self.active_track_id = [], None
         self.project_changed.emit()
         self.load()
         self.project_loaded.emit()
@@ -166,7 +169,11 @@ class ProjectState(QObject):
         self.videos_changed.emit()
 
     def refresh_classes(self) -> None:
-        self.classes = self.guard(self.store.classes.list) or []
+        self.tracks = self.guard(self.store.tracks.list) or []
+        if self.active_track_id not in {t.id for t in self.tracks}:
+            self.active_track_id = self.tracks[0].id if self.tracks else None
+        track_id = self.active_track_id
+        self.classes = self.guard(lambda: self.store.classes.list(track_id)) or []
         current = self.class_by_id(self.current_class_id) if self.current_class_id is not None else None
         if current is None or (current.name == "background" and not self._class_chosen):
             choices = [c for c in self.classes if c.name != "background"] or self.classes
@@ -176,6 +183,24 @@ class ProjectState(QObject):
     def refresh_model(self) -> None:
         self.model = self.guard(self.store.models.active)
         self.model_changed.emit()
+
+    @property
+    def active_track(self) -> Track | None:
+        return next((t for t in self.tracks if t.id == self.active_track_id), None)
+
+    def step_track(self, delta: int) -> None:
+        """Make the next (or previous) track active: its classes take the class keys."""
+        if len(self.tracks) < 2:
+            return
+        ids = [t.id for t in self.tracks]
+        at = ids.index(self.active_track_id) if self.active_track_id in ids else 0
+        self.active_track_id = ids[(at + delta) % len(ids)]
+        self.current_class_id, self._class_chosen = None, False
+        self.refresh_classes()
+        track = self.active_track
+        if track is not None:
+            subject = f" ({track.subject})" if track.subject else ""
+            self.message.emit(f"Track {track.name}{subject}: class keys label it.")
 
     def class_by_id(self, class_id: int | None) -> LabelClass | None:
         return next((c for c in self.classes if c.id == class_id), None)

@@ -1,0 +1,56 @@
+"""Tracks in the app: one track is active, its classes take the class keys, a key moves
+between tracks, and edits in one track never touch another's labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.store import Store
+from core.store.records import TrackKind
+from tests.gui.conftest import open_video
+
+
+def _labels(segments: Any) -> list[tuple[str, int, int]]:
+    return [(s.class_name, s.start_frame, s.end_frame) for s in segments]
+
+
+def test_the_active_track_takes_the_class_keys_and_edits(
+    qtbot: Any, window: Any, store: Store, tiny_video: Path
+) -> None:
+    walk = store.classes.add("walk")
+    head = store.tracks.add("head", subject="m1")
+    store.classes.add("sniff", track_id=head.id)
+    jumps = store.tracks.add("jumps", TrackKind.POINT)
+    store.classes.add("jump", track_id=jumps.id)
+    window.project.refresh_classes()
+    open_video(qtbot, window, tiny_video)
+    vid = window.current.video.id
+    assert window.project.active_track.name == "behaviour"
+    window.current.create_segment(0, 10, walk.id)
+
+    window.actions_by_name["next_track"].trigger()
+    assert window.project.active_track.name == "head"
+    assert [c.name for c in window.project.classes] == ["background", "sniff"]
+    assert window.current.segments == []  # the timeline shows the head track's labels
+    window.current.create_segment(5, 15)  # the current class is now the head track's
+    assert _labels(store.segments.list(vid, track_id=head.id)) == [("sniff", 5, 15)]
+    assert _labels(store.segments.list(vid)) == [("walk", 0, 10)]  # overlap never trims another track
+
+    window.current.select_range(0, 20)
+    window.current.delete_selection()
+    assert _labels(store.segments.list(vid, track_id=head.id)) == []
+    assert _labels(store.segments.list(vid)) == [("walk", 0, 10)]
+    window.actions_by_name["undo"].trigger()
+    assert _labels(store.segments.list(vid, track_id=head.id)) == [("sniff", 5, 15)]
+
+    window.actions_by_name["next_track"].trigger()
+    assert window.project.active_track.name == "jumps"
+    window.current.create_segment(12, 30)  # on a point track a key drops one event
+    assert _labels(store.segments.list(vid, track_id=jumps.id)) == [("jump", 12, 13)]
+    assert _labels(window.current.segments) == [("jump", 12, 13)]
+
+    window.actions_by_name["previous_track"].trigger()
+    window.actions_by_name["previous_track"].trigger()
+    assert window.project.active_track.name == "behaviour"
+    assert _labels(window.current.segments) == [("walk", 0, 10)]
