@@ -245,3 +245,23 @@ def test_an_eaf_with_three_tiers_imports_into_three_tracks(store: Store, tmp_pat
         ("clicks", None, "point", "click", 20, 21),
         ("gaze", "ann", "state", "screen", 10, 40),
     ]
+
+
+def test_frames_csv_keeps_one_block_of_columns_per_track(tmp_path: Path, db_url: str) -> None:
+    with open_store(db_url) as first:
+        video = add_video(first, frames=FRAMES, fps=FPS)
+        head = first.tracks.add("head")
+        walk, rest = first.classes.add("walk"), first.classes.add("rest")
+        sniff = first.classes.add("sniff", track_id=head.id)
+        first.segments.paint(
+            video.id,
+            [NewSegment(walk.id, 0, 30), NewSegment(rest.id, 30, 60), NewSegment(sniff.id, 10, 40)],
+        )
+        out = _export(first, video, "frames-csv", tmp_path / "clip one_labels.csv")
+        expected = _labels(first, video)
+    header = out.read_text(encoding="utf-8").splitlines()[0]
+    assert header == ",behaviour/background,behaviour/rest,behaviour/walk,head/background,head/sniff"
+    with open_store(f"sqlite:///{tmp_path / 'second.sqlite3'}") as second:
+        again = add_video(second, frames=FRAMES, fps=FPS)
+        _import(second, out, "frames-csv")
+        assert _labels(second, again) == expected

@@ -2,7 +2,9 @@
 
 Background is the first class column and ``-1`` across a row marks a frame nobody labelled.
 DeepEthogram keeps one file per video, named ``<video stem>_labels.csv``, and finds the video
-by that name; so do we. Runs of equal rows become segments on import.
+by that name; so do we. Runs of equal rows become segments on import. With several tracks the
+columns are ``track/class``, one block per track (each with its own background), and each
+block is one track's per-frame labels.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from core.interchange.formats.base import (
     spreadsheet_safe,
     spreadsheet_unsafe,
 )
-from core.interchange.formats.textfiles import read_table
+from core.interchange.formats.textfiles import Table, read_table
 from core.store.records import BACKGROUND
 
 LABELS_SUFFIX = "_labels"
@@ -37,30 +39,26 @@ class FramesCsv:
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
         """One video per file: ``items`` holds exactly one (the exporter splits a project)."""
-        names = class_columns(items)
-        column = {name: i for i, name in enumerate(names)}
+        blocks = track_blocks(items)
+        header = [f"{t}/{n}" if t is not None else n for t, names in blocks for n in names]
         with atomic_write(out) as f:
             writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["", *(spreadsheet_safe(n) for n in names)])
+            writer.writerow(["", *(spreadsheet_safe(n) for n in header)])
             for item in items:
-                labels = [-1] * item.frame_count
-                for seg in item.segments:
-                    for frame in range(seg.start_frame, min(seg.end_frame, item.frame_count)):
-                        labels[frame] = column[seg.class_name]
-                unlabelled = ["-1"] * len(names)
-                for frame, label in enumerate(labels):
-                    if label < 0:
-                        writer.writerow([frame, *unlabelled])
-                    else:
-                        writer.writerow([frame, *("1" if i == label else "0" for i in range(len(names)))])
+                cells = [_block_cells(item, track, names) for track, names in blocks]
+                for frame in range(item.frame_count):
+                    writer.writerow([frame, *(c for block in cells for c in block[frame])])
 
     def read(self, path: Path) -> ParsedFile:
         parsed = ParsedFile(path)
         table = read_table(path, parsed)
         has_index = table.header[0] in _INDEX_NAMES
-        classes = [spreadsheet_unsafe(c) for c in table.raw_header[int(has_index) :]]
-        if not classes:
+        columns = [spreadsheet_unsafe(c) for c in table.raw_header[int(has_index) :]]
+        if not columns:
             raise BadFile(path, "line 1", "the header names no class columns")
+        if all("/" in c for c in columns):
+            return _read_tracks(path, table, has_index, columns, parsed)
+        classes = columns
         stem = path.name[: -len(".csv")] if path.name.lower().endswith(".csv") else path.stem
         ref = VideoRef(name=stem[: -len(LABELS_SUFFIX)] if stem.endswith(LABELS_SUFFIX) else stem)
         run: tuple[str, int, int] | None = None  # (class, first frame, first line)
@@ -102,6 +100,60 @@ class FramesCsv:
         return parsed
 
 
+def track_blocks(items: Sequence[VideoLabels]) -> list[tuple[str | None, list[str]]]:
+    """One block of class columns per track (background first), or one block without tracks."""
+    tracks = list(dict.fromkeys(seg.track for item in items for seg in item.segments if seg.track))
+    if not tracks:
+        return [(None, class_columns(items))]
+    blocks: list[tuple[str | None, list[str]]] = []
+    for track in tracks:
+        used = {s.class_name for item in items for s in item.segments if s.track == track} - {BACKGROUND}
+        blocks.append((track, [BACKGROUND, *sorted(used)]))
+    return blocks
+
+
+def _block_cells(item: VideoLabels, track: str | None, names: list[str]) -> list[list[str]]:
+    column = {name: i for i, name in enumerate(names)}
+    labels = [-1] * item.frame_count
+    for seg in item.segments:
+        if seg.track == track:
+            for frame in range(seg.start_frame, min(seg.end_frame, item.frame_count)):
+                labels[frame] = column[seg.class_name]
+    unlabelled = ["-1"] * len(names)
+    return [
+        unlabelled if lab < 0 else ["1" if i == lab else "0" for i in range(len(names))] for lab in labels
+    ]
+
+
+def _read_tracks(
+    path: Path, table: Table, has_index: bool, columns: list[str], parsed: ParsedFile
+) -> ParsedFile:
+    """``track/class`` columns: each track's block read as its own per-frame labels."""
+    stem = path.name[: -len(".csv")] if path.name.lower().endswith(".csv") else path.stem
+    ref = VideoRef(name=stem[: -len(LABELS_SUFFIX)] if stem.endswith(LABELS_SUFFIX) else stem)
+    groups: dict[str, list[int]] = {}
+    for i, column in enumerate(columns):
+        groups.setdefault(column.split("/", 1)[0], []).append(i)
+    names = [c.split("/", 1)[1] for c in columns]
+    runs: dict[str, tuple[str, int, int] | None] = dict.fromkeys(groups)
+    frame = 0
+    for frame, row in enumerate(table.rows):
+        values = list(row.cells.values())[int(has_index) :]
+        for track, indices in groups.items():
+            label = _frame_label([values[i] for i in indices], [names[i] for i in indices], parsed, row.line)
+            run = runs[track]
+            if run is not None and (label is None or label != run[0]):
+                _close(parsed, ref, run, frame, row.line, track)
+                run = None
+            if label is not None and run is None:
+                run = (label, frame, row.line)
+            runs[track] = run
+    for track, run in runs.items():
+        if run is not None:
+            _close(parsed, ref, run, len(table.rows), table.rows[-1].line + 1, track)
+    return parsed
+
+
 def class_columns(items: Sequence[VideoLabels]) -> list[str]:
     """Background first, then every class the videos use, by name."""
     used = {seg.class_name for item in items for seg in item.segments} - {BACKGROUND}
@@ -126,7 +178,14 @@ def _frame_label(values: list[str], classes: Sequence[str], parsed: ParsedFile, 
     return on[0] if on else None
 
 
-def _close(parsed: ParsedFile, ref: VideoRef, run: tuple[str, int, int], end: int, end_line: int) -> None:
+def _close(
+    parsed: ParsedFile,
+    ref: VideoRef,
+    run: tuple[str, int, int],
+    end: int,
+    end_line: int,
+    track: str | None = None,
+) -> None:
     name, start, line = run
     where = f"line {line}" if end_line - 1 == line else f"lines {line}–{end_line - 1}"
-    parsed.spans.append(ParsedSpan(ref, name, where, start_frame=start, end_frame=end))
+    parsed.spans.append(ParsedSpan(ref, name, where, start_frame=start, end_frame=end, track=track))
