@@ -48,6 +48,7 @@ class CurrentVideo(QObject):
         self.video: Video | None = None
         self.frame = 0
         self.segments: list[Segment] = []
+        self.other_segments: list[Segment] = []  # the other tracks' labels, shown read-only
         self.selection: tuple[int, int] | None = None
         self.selection_by_user = False  # a class key relabels only a selection the user made
         self._indexing = ""  # the name of the video being indexed, for the status bar
@@ -157,7 +158,23 @@ class CurrentVideo(QObject):
             if video is None
             else self.project.guard(lambda: store.segments.list(video.id, track_id=self._track_id)) or []
         )
+        self._reload_others(None, None)
         self.labels_changed.emit()
+
+    def _reload_others(self, lo: int | None, hi: int | None) -> None:
+        """The other tracks' labels (all, or those touching ``[lo, hi)``), when there are others."""
+        video, active = self.video, self._track_id
+        if video is None or len(self.project.tracks) < 2:
+            self.other_segments = []
+            return
+        store = self.project.store
+        fresh = self.project.guard(lambda: store.segments.list(video.id, lo, hi, all_tracks=True)) or []
+        fresh = [s for s in fresh if s.track_id != active]
+        if lo is None or hi is None:
+            self.other_segments = fresh
+            return
+        kept = [s for s in self.other_segments if s.end_frame <= lo or s.start_frame >= hi]
+        self.other_segments = sorted(kept + fresh, key=lambda s: s.start_frame)
 
     def _on_segments(self, video_id: int, start: int, end: int) -> None:
         """Re-read only the segments touching ``[start, end)``: neighbours may have joined them."""
@@ -171,6 +188,7 @@ class CurrentVideo(QObject):
             return
         kept = [s for s in self.segments if s.end_frame <= lo or s.start_frame >= hi]
         self.segments = sorted(kept + fresh, key=lambda s: s.start_frame)
+        self._reload_others(lo, hi)
         self.labels_changed.emit()
 
     @property

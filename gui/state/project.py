@@ -80,6 +80,7 @@ class ProjectState(QObject):
         self.statuses: list[VideoStatus] = []
         self.classes: list[LabelClass] = []
         self.tracks: list[Track] = []
+        self.all_classes: list[LabelClass] = []  # every track's, for drawing the other tracks
         self.active_track_id: int | None = None  # class keys and edits act on this track
         self.current_class_id: int | None = None
         self._class_chosen = False  # until the user picks one, new segments take the first event class
@@ -174,6 +175,7 @@ class ProjectState(QObject):
             self.active_track_id = self.tracks[0].id if self.tracks else None
         track_id = self.active_track_id
         self.classes = self.guard(lambda: self.store.classes.list(track_id)) or []
+        self.all_classes = (self.guard(self.store.classes.list_all) or []) if len(self.tracks) > 1 else []
         current = self.class_by_id(self.current_class_id) if self.current_class_id is not None else None
         if current is None or (current.name == "background" and not self._class_chosen):
             choices = [c for c in self.classes if c.name != "background"] or self.classes
@@ -187,6 +189,12 @@ class ProjectState(QObject):
     @property
     def active_track(self) -> Track | None:
         return next((t for t in self.tracks if t.id == self.active_track_id), None)
+
+    def set_active_track(self, track_id: int) -> None:
+        if track_id != self.active_track_id and any(t.id == track_id for t in self.tracks):
+            at = [t.id for t in self.tracks].index(track_id)
+            now = [t.id for t in self.tracks].index(self.active_track_id) if self.active_track_id else 0
+            self.step_track(at - now)
 
     def step_track(self, delta: int) -> None:
         """Make the next (or previous) track active: its classes take the class keys."""

@@ -18,7 +18,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.store.classes import PALETTE
-from core.store.records import BACKGROUND, Segment, SegmentSource
+from core.store.records import BACKGROUND, Segment, SegmentSource, Track
 from gui.state import CurrentVideo, ProjectState
 from gui.widgets.segment_items import OutlineItem, Span, SpansItem
 
@@ -137,6 +137,19 @@ class TrackViewBox(SeekViewBox):
         self._drag = _Drag.CREATE
 
 
+class OtherTracksBox(SeekViewBox):
+    """The other tracks' lanes: a click seeks and makes the clicked track the active one."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        super().__init__()
+        self._timeline = timeline
+
+    def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
+        super().mouseClickEvent(ev)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self._timeline.activate_lane(int(np.floor(self.mapSceneToView(ev.scenePos()).y())))
+
+
 class Timeline(QWidget):
     visible_range_changed = Signal(float, float)
 
@@ -189,9 +202,19 @@ class Timeline(QWidget):
         self.tracks.addItem(self.in_marker)
         self.in_marker.setVisible(False)
 
+        # One lane per other track (state tracks as spans, point tracks as ticks), read-only:
+        # the active track's labels are the editable lane above.
+        self.others_box = OtherTracksBox(self)
+        self.others = self.view.addPlot(row=2, col=0, viewBox=self.others_box)
+        self.others.setXLink(self.probs)
+        self.others.hideAxis("bottom")
+        self.others.setMouseEnabled(x=True, y=False)
+        self._other_items: list[pg.GraphicsObject] = []
+        self._other_lanes: list[int] = []  # track ids, lane by lane
+
         self.overview_box = pg.ViewBox(enableMenu=False)
         self.overview_box.setMouseEnabled(x=False, y=False)
-        self.overview = self.view.addPlot(row=2, col=0, viewBox=self.overview_box)
+        self.overview = self.view.addPlot(row=3, col=0, viewBox=self.overview_box)
         self.overview.getAxis("left").setTicks([[(1.0, "overview")]])
         self.overview.setYRange(0, 2, padding=0)
         self.overview.hideAxis("bottom")  # the lanes above carry the frame numbers
@@ -203,15 +226,17 @@ class Timeline(QWidget):
         self.window_region = pg.LinearRegionItem(brush=pg.mkBrush(255, 255, 255, 40))
         self.overview.addItem(self.window_region)
 
-        for plot in (self.probs, self.tracks, self.overview):
-            plot.getAxis("left").setWidth(64)
+        for plot in (self.probs, self.tracks, self.others, self.overview):
+            plot.getAxis("left").setWidth(96)
             plot.hideButtons()  # pyqtgraph's "A" (auto-range): Ctrl+0 shows the whole video
         self.view.ci.layout.setRowStretchFactor(0, 5)
         self.view.ci.layout.setRowStretchFactor(1, 3)
-        self.view.ci.layout.setRowStretchFactor(2, 1)
+        self.view.ci.layout.setRowStretchFactor(2, 2)
+        self.view.ci.layout.setRowStretchFactor(3, 1)
 
-        self.playheads = [pg.InfiniteLine(angle=90, pen=PLAYHEAD_PEN) for _ in range(3)]
-        for plot, line in zip((self.probs, self.tracks, self.overview), self.playheads, strict=True):
+        self.playheads = [pg.InfiniteLine(angle=90, pen=PLAYHEAD_PEN) for _ in range(4)]
+        plots = (self.probs, self.tracks, self.others, self.overview)
+        for plot, line in zip(plots, self.playheads, strict=True):
             plot.addItem(line, ignoreBounds=True)
 
         self.prob_box.seek.connect(state.set_frame)
@@ -255,7 +280,7 @@ class Timeline(QWidget):
 
     def _on_video(self) -> None:
         self._frame_count = max(self.state.frame_count, 1)
-        for box in (self.prob_box, self.track_box):
+        for box in (self.prob_box, self.track_box, self.others_box):
             box.frame_count = self._frame_count
         limits = {"xMin": 0, "xMax": self._frame_count, "minXRange": 8}
         self.prob_box.setLimits(**limits)
@@ -288,7 +313,63 @@ class Timeline(QWidget):
         ]
         self.label_spans.set_spans(spans, self._frame_count)
         self.overview_labels.set_spans(spans, self._frame_count)
+        active = self.project.active_track
+        name = "labels" if active is None or len(self.project.tracks) < 2 else f"▸ {_lane_name(active)}"
+        self.tracks.getAxis("left").setTicks([[(0.5, name), (1.5, "predicted")]])
+        self._draw_other_tracks()
         self._on_selection()
+
+    def _draw_other_tracks(self) -> None:
+        for item in self._other_items:
+            self.others.removeItem(item)
+        self._other_items = []
+        others = [t for t in self.project.tracks if t.id != self.project.active_track_id]
+        self._other_lanes = [t.id for t in others]
+        self.others.setVisible(bool(others))
+        self.others.setMaximumHeight(22 * len(others) + 4 if others else 0)
+        if not others:
+            return
+        colors = {c.id: c.color for c in self.project.all_classes}
+        background = {c.id for c in self.project.all_classes if c.name == BACKGROUND}
+        lane = {t.id: len(others) - 1 - i for i, t in enumerate(others)}  # first track on top
+        for track in others:
+            y = lane[track.id]
+            segs = [s for s in self.state.other_segments if s.track_id == track.id]
+            if track.point:
+                ticks = pg.ScatterPlotItem(
+                    x=[s.start_frame + 0.5 for s in segs],
+                    y=[y + 0.5] * len(segs),
+                    symbol="s",
+                    size=[7] * len(segs),
+                    brush=[pg.mkBrush(colors.get(s.class_id, "#888888")) for s in segs],
+                    pen=None,
+                )
+                item: pg.GraphicsObject = ticks
+            else:
+                spans_item = SpansItem(y + 0.1, y + 0.9)
+                spans_item.set_spans(
+                    [
+                        Span(
+                            s.start_frame,
+                            s.end_frame,
+                            colors.get(s.class_id, "#888888"),
+                            background=s.class_id in background,
+                        )
+                        for s in segs
+                    ],
+                    self._frame_count,
+                )
+                item = spans_item
+            self.others.addItem(item)
+            self._other_items.append(item)
+        self.others.setYRange(0, len(others), padding=0)
+        self.others.getAxis("left").setTicks([[(lane[t.id] + 0.5, _lane_name(t)) for t in others]])
+
+    def activate_lane(self, lane: int) -> None:
+        """A click on another track's lane makes it the active track."""
+        order = list(reversed(self._other_lanes))
+        if 0 <= lane < len(order):
+            self.project.set_active_track(order[lane])
 
     def _on_predictions(self) -> None:
         preds = self.state.predictions
@@ -406,3 +487,11 @@ class Timeline(QWidget):
             self.state.create_segment(start, end)
         elif segment is not None:
             self.state.change_segment(segment, start, end)
+
+
+def _lane_name(track: Track) -> str:
+    """A lane's label: the track, with its subject when the name does not already say it."""
+    mark = " ·" if track.point else ""
+    if track.subject and track.subject not in track.name:
+        return f"{track.name} ({track.subject}){mark}"
+    return f"{track.name}{mark}"

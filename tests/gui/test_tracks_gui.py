@@ -50,7 +50,14 @@ def test_the_active_track_takes_the_class_keys_and_edits(
     assert _labels(store.segments.list(vid, track_id=jumps.id)) == [("jump", 12, 13)]
     assert _labels(window.current.segments) == [("jump", 12, 13)]
 
-    window.actions_by_name["previous_track"].trigger()
-    window.actions_by_name["previous_track"].trigger()
+    timeline = window.timeline
+    # The other tracks show as read-only lanes, first track on top; the point track's active lane is editable.
+    assert [name for _y, name in timeline.others.getAxis("left")._tickLevels[0]] == ["behaviour", "head (m1)"]
+    assert _labels(window.current.other_segments) == [("walk", 0, 10), ("sniff", 5, 15)]
+    timeline.activate_lane(1)  # the top lane: behaviour
     assert window.project.active_track.name == "behaviour"
     assert _labels(window.current.segments) == [("walk", 0, 10)]
+    window.actions_by_name["previous_track"].trigger()
+    assert window.project.active_track.name == "jumps"
+    window.actions_by_name["next_track"].trigger()
+    assert window.project.active_track.name == "behaviour"
