@@ -122,7 +122,7 @@ class ClassRepository(Repository):
             self._changed(ClassesChanged())
             tid = _track_id(session, track_id)
             _check_name_free(session, tid, clean, None)
-            used = set(session.scalars(select(LabelClassRow.color).where(LabelClassRow.track_id == tid)))
+            used = set(session.scalars(select(LabelClassRow.color)))  # distinct across tracks too
             chosen = _clean_color(color) if color is not None else _next_color(used)
             key = _clean_shortcut(shortcut)
             _check_shortcut_free(session, tid, key, None)

@@ -169,7 +169,7 @@ def _ensure_class(session: Session, track: TrackRow, name: str, modifiers: Seque
             found.modifiers = wanted
         return
     _check_name_free(session, track.id, clean, None)
-    used = set(session.scalars(select(LabelClassRow.color).where(in_track)))
+    used = set(session.scalars(select(LabelClassRow.color)))
     position = (session.scalar(select(func.max(LabelClassRow.position)).where(in_track)) or 0) + 1
     session.add(
         LabelClassRow(
