@@ -41,6 +41,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("fill_visible", "Edit", "Fill unlabelled frames in view from predictions", ("Ctrl+Shift+A",)),
     ActionSpec("reviewed", "Edit", "Mark range in view as reviewed (gaps → background)", ("R",)),
     ActionSpec("classes", "Edit", "Label classes…", ("Ctrl+K",)),
+    ActionSpec("tracks", "Edit", "Tracks…", ("Ctrl+Shift+K",)),
     ActionSpec("play", "Play", "Play / pause", ("Space",)),
     ActionSpec("step_back", "Play", "Step back one frame", ("Left", ",")),
     ActionSpec("step_forward", "Play", "Step forward one frame", ("Right", ".")),

@@ -32,6 +32,7 @@ from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
+from gui.dialogs.tracks import TracksDialog
 from gui.keyboard import edit_on_click
 from gui.playback import Playback
 from gui.state import AppModels
@@ -211,6 +212,7 @@ class MainWindow(QMainWindow):
             "fill_visible": lambda: c.accept_in_range(*self._visible_frames(), fill_unlabelled_only=True),
             "reviewed": lambda: c.mark_reviewed(*self._visible_frames()),
             "classes": self.show_classes,
+            "tracks": self.show_tracks,
             "play": p.toggle,
             "step_back": lambda: c.step(-1),
             "step_forward": lambda: c.step(1),
@@ -493,6 +495,9 @@ class MainWindow(QMainWindow):
 
     def show_classes(self) -> None:
         ClassesDialog(self.project, self).exec()
+
+    def show_tracks(self) -> None:
+        TracksDialog(self.project, self).exec()
 
     def show_shortcuts(self) -> ShortcutsDialog:
         keys = [(key, cls.name) for key, cls in class_keys(self.project.classes)]

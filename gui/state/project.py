@@ -21,7 +21,8 @@ from core.labels.overview import VideoStatus, video_status, video_statuses
 from core.paths import resolve_db_url
 from core.project import Project, Undoable, actions, open_project
 from core.store import Store
-from core.store.records import LabelClass, ModelVersion, Track, Video
+from core.store.records import LabelClass, ModelVersion, Track, TrackKind, Video
+from core.store.unit import KEEP, Keep
 from gui import jobs
 from gui.state.bridge import EventBridge
 from gui.state.runner import JobRunner
@@ -302,7 +303,10 @@ class ProjectState(QObject):
     # --- classes ----------------------------------------------------------------------------------
 
     def add_class(self, name: str, color: str | None = None, shortcut: str | None = None) -> None:
-        self.apply(lambda: actions.add_class(self.project, name, color, shortcut, self.reserved_keys))
+        track_id = self.active_track_id  # the class manager edits the active track's classes
+        self.apply(
+            lambda: actions.add_class(self.project, name, color, shortcut, self.reserved_keys, track_id)
+        )
 
     def rename_class(self, class_id: int, name: str) -> None:
         self.apply(lambda: actions.rename_class(self.project, class_id, name))
@@ -315,6 +319,20 @@ class ProjectState(QObject):
 
     def delete_class(self, class_id: int, reassign_to: int | None) -> None:
         self.apply(lambda: actions.delete_class(self.project, class_id, reassign_to))
+
+    # --- tracks -----------------------------------------------------------------------------------
+
+    def add_track(
+        self, name: str, point: bool = False, subject: str | None = None, like: int | None = None
+    ) -> bool:
+        kind = TrackKind.POINT if point else TrackKind.STATE
+        return self.apply(lambda: actions.add_track(self.project, name, kind, subject, like))
+
+    def delete_track(self, track_id: int) -> bool:
+        return self.apply(lambda: actions.remove_track(self.project, track_id))
+
+    def change_track(self, track_id: int, name: str | None = None, subject: str | Keep | None = KEEP) -> bool:
+        return self.apply(lambda: actions.change_track(self.project, track_id, name, subject))
 
     # --- videos -----------------------------------------------------------------------------------
 

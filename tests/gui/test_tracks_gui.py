@@ -61,3 +61,40 @@ def test_the_active_track_takes_the_class_keys_and_edits(
     assert window.project.active_track.name == "jumps"
     window.actions_by_name["next_track"].trigger()
     assert window.project.active_track.name == "behaviour"
+
+
+def test_the_track_manager_adds_renames_and_deletes_tracks_undoably(
+    qtbot: Any, window: Any, store: Store, monkeypatch: Any
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.dialogs.tracks import NewTrackDialog, TracksDialog
+
+    walk = store.classes.add("walk")
+    window.project.refresh_classes()
+    dialog = TracksDialog(window.project, window)
+    qtbot.addWidget(dialog)
+
+    def fill(form: NewTrackDialog) -> int:
+        form.name.setText("mouse 2")
+        form.subject.setText("m2")
+        form.like.setCurrentIndex(1)  # the classes of behaviour
+        return 1
+
+    monkeypatch.setattr(NewTrackDialog, "exec", fill)
+    dialog.add()
+    track = store.tracks.resolve("mouse 2")
+    assert (track.subject, [c.name for c in store.classes.list(track.id)]) == ("m2", ["background", "walk"])
+    assert dialog.table.rowCount() == 2 and dialog.table.item(1, 3).text() == "background, walk"
+
+    dialog.table.selectRow(1)
+    monkeypatch.setattr("gui.dialogs.tracks.QInputDialog.getText", lambda *_a: ("mouse two", True))
+    dialog.rename()
+    assert store.tracks.get(track.id).name == "mouse two" and store.tracks.get(track.id).subject == "m2"
+
+    monkeypatch.setattr("gui.dialogs.tracks.QMessageBox.question", lambda *_a: QMessageBox.StandardButton.Yes)
+    dialog.delete()
+    assert [t.name for t in store.tracks.list()] == ["behaviour"]
+    window.actions_by_name["undo"].trigger()
+    assert [t.name for t in store.tracks.list()] == ["behaviour", "mouse two"]
+    assert store.classes.by_name("walk").id == walk.id  # type: ignore[union-attr]
