@@ -35,3 +35,7 @@ class Cancelled(AppError):
 
 class TrainingError(AppError):
     """A fine-tuning run cannot start or had to stop without producing a model."""
+
+
+class ClusterError(AppError):
+    """Ray is missing, the cluster cannot be reached, or a distributed run could not start."""
