@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -37,6 +38,7 @@ from core.store.records import PredictionRun, RunStatus, Video
 log = logging.getLogger(__name__)
 
 LOCAL = "local"
+_CONNECT_TIMEOUT_S = 5.0
 _INSTALL_HINT = "Analysing on a cluster needs Ray: pip install 'c3d-labeller[cluster]'."
 
 
@@ -49,6 +51,7 @@ class ClusterSettings:
     threads: int = 1  # torch threads of each CPU worker
     chunk_windows: int = DEFAULT_CHUNK_WINDOWS
     local_cpus: int | None = None  # CPUs a local Ray may use (default: all)
+    worker_env: dict[str, str] = field(default_factory=dict)  # environment of the worker processes
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,10 @@ def ray_session(address: str, local_cpus: int | None = None) -> Iterator[tuple[M
         # Workers run the driver's copy of ``core``, so a node never runs a different version.
         kwargs.update(address=address, runtime_env={"py_modules": [core]})
     try:
+        _check_reachable(address)
         ray.init(**kwargs)
+    except ClusterError:
+        raise
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, TimeoutError, grpc errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(
@@ -124,6 +130,22 @@ def ray_session(address: str, local_cpus: int | None = None) -> Iterator[tuple[M
         yield ray, True
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on a closed port instead of after Ray client's 30 s of retries."""
+    if address == "auto" or ("://" in address and not address.startswith("ray://")):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"'{address}' is not a Ray address; use ray://HOST:10001, HOST:6379 or 'local'.")
+    try:
+        socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"Cannot reach the Ray cluster at {address} ({exc.strerror or exc}); start it with "
+            "`ray start --head` or check the address."
+        ) from exc
 
 
 @dataclass
@@ -309,6 +331,8 @@ def _dataset(
     items = [{"chunk": c.to_json()} for c in chunks]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
     resources: dict[str, Any] = {"num_gpus": 1} if use_gpu else {"num_cpus": settings.threads}
+    if settings.worker_env:
+        resources["runtime_env"] = {"env_vars": dict(settings.worker_env)}
     return dataset.map_batches(
         ChunkWorker,
         fn_constructor_kwargs={
