@@ -179,7 +179,8 @@ def analyse_on_cluster(
             chunks.extend(video_chunks)
         else:
             outcome.runs.append(store.predictions.finish(plan.run_id, RunStatus.COMPLETE))
-    total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in outcome.runs)
+    complete_before = list(outcome.runs)
+    total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
     done = _stored(store, plans, outcome)
     if not chunks:
         yield ClusterProgress(done, total, 0.0, len(videos), len(videos), 0)
@@ -205,12 +206,11 @@ def analyse_on_cluster(
                 elapsed = time.perf_counter() - asked
                 rate = outcome.windows_computed / elapsed if elapsed > 0 else 0.0
                 finished = sum(1 for p in plans.values() if p.chunks_left == 0) + len(videos) - len(plans)
+                total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
                 yield ClusterProgress(done, total, rate, finished, len(videos), workers)
-        except BaseException:
-            for plan in plans.values():
-                if plan.chunks_left > 0:
-                    status = RunStatus.CANCELLED if cancel.is_set() else RunStatus.FAILED
-                    store.predictions.finish(plan.run_id, status)
+        except BaseException as exc:
+            cancelled = cancel.is_set() or isinstance(exc, KeyboardInterrupt)
+            _close_unfinished(store, loaded, plans, RunStatus.CANCELLED if cancelled else RunStatus.FAILED)
             raise
         finally:
             # A session of our own is shut down on leaving (killing the workers at once);
@@ -219,6 +219,7 @@ def analyse_on_cluster(
         outcome.compute_s = time.perf_counter() - asked
     pump.stop(wait=True)
     if cancel.is_set():
+        _close_unfinished(store, loaded, plans, RunStatus.CANCELLED)
         raise Cancelled("Cluster analysis cancelled; the windows finished so far are kept.")
     return outcome
 
@@ -297,6 +298,19 @@ def _finish_video(store: Store, loaded: LoadedModel, plan: _VideoPlan, stride: i
     return store.predictions.finish(plan.run_id, status, windows_total=total)
 
 
+def _close_unfinished(
+    store: Store, loaded: LoadedModel, plans: dict[int, _VideoPlan], status: RunStatus
+) -> None:
+    """Runs whose chunks did not all come back: their stored windows count, and a re-run resumes."""
+    n_classes = len(loaded.version.class_names)
+    for plan in plans.values():
+        if plan.chunks_left > 0:
+            store.predictions.add_windows(
+                plan.run_id, np.empty(0, np.int64), np.empty((0, n_classes), np.float32)
+            )
+            store.predictions.finish(plan.run_id, status)
+
+
 def _stored(store: Store, plans: dict[int, _VideoPlan], outcome: ClusterOutcome) -> int:
     """Windows stored so far, over the runs still open plus the ones closed."""
     open_runs = [p.run_id for p in plans.values() if p.chunks_left > 0]
@@ -346,7 +360,7 @@ def _dataset(
         },
         batch_size=1,
         batch_format="numpy",
-        concurrency=workers,
+        compute=ray.data.ActorPoolStrategy(size=workers),
         **resources,
     )
 

@@ -67,8 +67,9 @@ def test_cluster_probabilities_equal_single_process_ones(tmp_path: Path, backend
             store, [store.videos.get(long_video.id), short_video], loaded, settings, on_progress=seen.append
         )
         assert {r.status for r in outcome.runs} == {RunStatus.COMPLETE}
-        assert seen[-1].done == seen[-1].total == 6 + 2 and seen[-1].videos_done == 2
-        assert outcome.windows_computed == 8
+        total = len(window_starts(56, 16, 8)) + len(window_starts(30, 16, 8))
+        assert seen[-1].done == seen[-1].total == total and seen[-1].videos_done == 2
+        assert outcome.windows_computed == total
         for run, path in (
             (r, long_path if r.video_id == long_video.id else short_path) for r in outcome.runs
         ):
