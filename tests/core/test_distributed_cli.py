@@ -11,6 +11,7 @@ from core.analysis.run import LoadedModel, analyse_video
 from core.media.demo import DEMO_CLASSES, generate_demo_video, label_prefix
 from core.media.library import add_video
 from core.model.device import DeviceChoice
+from core.model.network import BN_LAYERS
 from core.model.registry import ensure_active_model, load_version
 from core.store import open_store
 from core.store.records import NewSegment
@@ -55,3 +56,20 @@ def test_last_layers_on_two_processes_registers_one_model(project, capfd) -> Non
         assert len(trained) == 1  # rank 0 registered it; rank 1 did not
         assert trained[0].mode == "last-layers"
         assert not list((Path(store.files_dir) / "training").glob("*/state.safetensors"))  # cleaned up
+
+
+def test_full_mode_on_two_processes_keeps_bn_statistics_on_cpus(project, capfd) -> None:  # type: ignore[no-untyped-def]
+    url, parent = project
+    args = ["train", "--mode", "full", "--epochs", "1", "--batch", "2", "--model", str(parent)]
+    code = main(["--db", url, *args, "--device", "cpu", "--nproc", "2"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert "on 2 processes" in out
+    with open_store(url) as store:
+        (trained,) = [v for v in store.models.list() if v.parent_id == parent]
+        before, _ = load_version(store, store.models.get(parent))
+        after, _ = load_version(store, trained)  # loads as the seed's C3D_BN
+    # gloo has no SyncBatchNorm: BN statistics stay frozen rather than drift apart per rank.
+    for name in BN_LAYERS:
+        assert torch.equal(getattr(before, name).running_mean, getattr(after, name).running_mean)
+    assert not torch.equal(before.conv1.weight, after.conv1.weight)  # every layer trained
