@@ -76,11 +76,18 @@ class ClusterOutcome:
     windows_computed: int = 0
     start_s: float = 0.0  # connecting to Ray (a local one starts here)
     compute_s: float = 0.0  # from asking the workers to the last result
+    workers_ready_s: float = 0.0  # from asking until the first worker had loaded the model
     workers: int = 0
 
     @property
     def clips_per_s(self) -> float:
         return self.windows_computed / self.compute_s if self.compute_s > 0 else 0.0
+
+    @property
+    def steady_clips_per_s(self) -> float:
+        """Windows per second once a worker was ready: the pool's start-up left out."""
+        working = self.compute_s - self.workers_ready_s
+        return self.windows_computed / working if working > 0 else 0.0
 
 
 def resolve_address(value: str | None) -> str:
@@ -193,10 +200,13 @@ def analyse_on_cluster(
         dataset = _dataset(ray, store, loaded, settings, chunks, workers, use_gpu)
         pump = _Pump(dataset)
         asked = time.perf_counter()
+        asked_wall = time.time()
+        first_ready = float("inf")
         yield ClusterProgress(done, total, 0.0, len(videos) - len(plans), len(videos), workers)
         try:
             for row in pump.rows(cancel):
                 outcome.windows_computed += int(row["windows"])
+                first_ready = min(first_ready, float(row["ready_at"]))
                 plan = plans[int(row["video_id"])]
                 plan.chunks_left -= 1
                 if plan.chunks_left == 0:
@@ -217,6 +227,8 @@ def analyse_on_cluster(
             # in someone else's, the pool stops after the chunks it is computing.
             pump.stop(wait=not owned)
         outcome.compute_s = time.perf_counter() - asked
+        if first_ready != float("inf"):
+            outcome.workers_ready_s = max(first_ready - asked_wall, 0.0)
     pump.stop(wait=True)
     if cancel.is_set():
         _close_unfinished(store, loaded, plans, RunStatus.CANCELLED)

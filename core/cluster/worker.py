@@ -186,6 +186,7 @@ class ChunkWorker:
         _ = self.loaded.trunk_hashes  # once per worker: ~1 s for 78M parameters
         self.stride = stride
         self.batch_size = batch_size
+        self.ready_at = time.time()  # wall clock: lets the driver tell start-up from work
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [self._one(Chunk.from_json(str(text))) for text in batch["chunk"]]
@@ -194,6 +195,7 @@ class ChunkWorker:
             "windows": np.array([r.windows for r in rows], dtype=np.int64),
             "frame_count": np.array([-1 if r.frame_count is None else r.frame_count for r in rows]),
             "seconds": np.array([r.seconds for r in rows], dtype=np.float64),
+            "ready_at": np.full(len(rows), self.ready_at, dtype=np.float64),
         }
 
     def _one(self, chunk: Chunk) -> ChunkDone:
