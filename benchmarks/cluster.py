@@ -23,12 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core.analysis.run import LoadedModel, analyse_video
 from core.cluster.ray_analysis import ClusterSettings, ray_module, run_on_cluster
 from core.media.demo import generate_demo_video
-from core.media.library import add_video
+from core.media.library import add_video, open_reader
 from core.model.device import choose_device
 from core.model.registry import ensure_active_model, load_version
 from core.store import open_store
@@ -38,7 +39,12 @@ STRIDE = 8
 
 def _project(root: Path, name: str, paths: list[Path]):  # type: ignore[no-untyped-def]
     store = open_store(f"sqlite:///{root / name}.sqlite3")
-    videos = [add_video(store, p) for p in paths]
+    videos = []
+    for path in paths:  # indexed, as after a first look, so the cluster cuts them into chunks
+        video = add_video(store, path)
+        with open_reader(video) as reader:
+            index = reader.build_index()
+        videos.append(store.videos.set_index(video.id, index.frame_count, np.asarray(index.timestamps_s)))
     version = ensure_active_model(store)
     model, _ = load_version(store, version)
     return store, videos, LoadedModel(version, model, choose_device("cpu"))
