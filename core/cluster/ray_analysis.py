@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -30,7 +31,7 @@ from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
 from core.cluster.chunks import DEFAULT_CHUNK_WINDOWS, Chunk, plan_video
 from core.cluster.worker import ChunkWorker
-from core.errors import Cancelled, ClusterError
+from core.errors import Cancelled, ClusterError, VideoError
 from core.learning.feature_cache import LAYERS, FeatureCache, FeatureSink, feature_key
 from core.store import Store
 from core.store.records import PredictionRun, RunStatus, Video
@@ -116,7 +117,8 @@ def ray_session(address: str, local_cpus: int | None = None) -> Iterator[tuple[M
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if address == LOCAL:
-        kwargs.update(num_cpus=local_cpus or os.cpu_count(), _node_ip_address="127.0.0.1")
+        # "local" explicitly: with address None, Ray would follow $RAY_ADDRESS instead.
+        kwargs.update(address="local", num_cpus=local_cpus or os.cpu_count(), _node_ip_address="127.0.0.1")
     else:
         import core
 
@@ -179,6 +181,9 @@ def analyse_on_cluster(
     outcome = ClusterOutcome()
     plans: dict[int, _VideoPlan] = {}
     chunks: list[Chunk] = []
+    for video in videos:  # a missing file is the user's to fix, before any worker starts
+        if not Path(video.path).exists():
+            raise VideoError(f"The video file {video.path} is missing: relink it to its new location.")
     for video in videos:
         plan, video_chunks = _plan(store, video, loaded, settings)
         if video_chunks:
