@@ -143,7 +143,7 @@ def ray_session(address: str, local_cpus: int | None = None) -> Iterator[tuple[M
 
 def _check_reachable(address: str) -> None:
     """Fail in seconds on a closed port instead of after Ray client's 30 s of retries."""
-    if address == "auto" or ("://" in address and not address.startswith("ray://")):
+    if address in (LOCAL, "auto") or ("://" in address and not address.startswith("ray://")):
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
@@ -224,6 +224,8 @@ def analyse_on_cluster(
                 total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
                 yield ClusterProgress(done, total, rate, finished, len(videos), workers)
         except BaseException as exc:
+            # Ray Data logs the pool's teardown as errors; the user has been told what happened.
+            logging.getLogger("ray.data").setLevel(logging.CRITICAL)
             cancelled = cancel.is_set() or isinstance(exc, KeyboardInterrupt)
             _close_unfinished(store, loaded, plans, RunStatus.CANCELLED if cancelled else RunStatus.FAILED)
             raise
