@@ -9,7 +9,6 @@ import threading
 from core.cli.common import positive
 from core.errors import Cancelled
 from core.learning.training.config import TrainConfig
-from core.learning.training.launch import Launch, run_distributed
 from core.store import Store
 
 
@@ -23,6 +22,8 @@ def add_distributed_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_distributed_train(args: argparse.Namespace, store: Store, config: TrainConfig) -> int:
+    from core.learning.training.launch import Launch, run_distributed  # torch.distributed: only when used
+
     launch = Launch(nproc=args.nproc, nnodes=args.nnodes, rdzv_endpoint=args.rdzv_endpoint)
     cancel = threading.Event()
     try:
