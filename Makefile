@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # project's range could pull a multi-GB CUDA build.
 TORCH_CPU_PIN := torch==2.13.0
 
-.PHONY: run test lint ffmpeg postgres bench clean
+.PHONY: run test lint ffmpeg postgres xtools bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,15 @@ postgres:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
+# The real-X tests (tests/realx) drive the app under Xvfb with xdotool; Qt's xcb platform plugin
+# needs the XCB libraries below.
+XPKGS := xvfb xdotool libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+         libxcb-render-util0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libegl1
+xtools:
+	@{ command -v Xvfb && command -v xdotool && dpkg -s $(XPKGS); } >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(XPKGS) >/dev/null; }
+
 run: $(STAMP)
 	$(PY) main.py
 
@@ -37,7 +46,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check core gui tests benchmarks main.py
 	$(VENV)/bin/mypy core
 
-test: $(STAMP) ffmpeg postgres lint
+test: $(STAMP) ffmpeg postgres xtools lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)

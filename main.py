@@ -9,7 +9,7 @@ import sys
 from core.cli import build_parser, run_command
 from core.errors import AppError
 from core.paths import resolve_db_url
-from core.store import open_store
+from core.project import open_project
 
 log = logging.getLogger("c3d_labeller")
 
@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(url)
     try:
-        store = open_store(url)
+        project = open_project(url)  # the app's path too: units of work, then events
         try:
-            return run_command(args, store)
+            return run_command(args, project.store)
         finally:
-            store.close()
+            project.close()
     except AppError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

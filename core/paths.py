@@ -69,6 +69,34 @@ def files_dir_for(url: str) -> Path:
     return path
 
 
+def to_stored(path: str | Path, files_dir: Path) -> str:
+    """How the store records a file: relative (POSIX) when under the project's files folder.
+
+    A project moved or copied with its files folder then still finds its models and caches;
+    a file elsewhere keeps its absolute path.
+    """
+    absolute = Path(path).expanduser().absolute()
+    try:
+        return absolute.relative_to(files_dir.absolute()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def from_stored(text: str, files_dir: Path) -> str:
+    """The file a stored path means: relative ones are under the project's files folder."""
+    path = Path(text)
+    return str(path if path.is_absolute() else files_dir / path)
+
+
+_UNSAFE_FILE_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]+')
+
+
+def safe_file_stem(name: str, fallback: str = "file") -> str:
+    """``name`` made valid as a file name on Windows, macOS and Linux (no ``:``, ``/``, …)."""
+    clean = _UNSAFE_FILE_CHARS.sub("-", name).strip(" .-")
+    return clean[:100] or fallback
+
+
 def _server_folder_name(url: str) -> str:
     """One folder per database, so two projects on one server never share checkpoints."""
     try:

@@ -35,7 +35,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("delete", "Edit", "Delete selected label", ("Delete", "Backspace")),
     ActionSpec("split", "Edit", "Split at playhead (selects the part after it)", ("S",)),
     ActionSpec("merge", "Edit", "Merge with next segment", ("M",)),
-    ActionSpec("select_none", "Edit", "Select nothing", ("Escape",)),
+    ActionSpec("select_none", "Edit", "Select nothing; keyboard back to the player", ("Escape",)),
     ActionSpec("accept_event", "Edit", "Accept selected predicted event", ("A",)),
     ActionSpec("accept_visible", "Edit", "Accept predicted events in view", ("Shift+A",)),
     ActionSpec("fill_visible", "Edit", "Fill unlabelled frames in view from predictions", ("Ctrl+Shift+A",)),
@@ -80,6 +80,7 @@ def build_actions(parent: QWidget, slots: dict[str, Callable[[], object]]) -> di
         action.setObjectName(spec.name)
         if spec.keys:
             action.setShortcuts([QKeySequence(k) for k in spec.keys])
+            action.setToolTip(f"{spec.text} ({', '.join(spec.keys)})")  # the transport buttons show it
         action.triggered.connect(slots[spec.name])
         parent.addAction(action)  # shortcuts work wherever focus is in the window
         actions[spec.name] = action
@@ -97,3 +98,8 @@ def shortcut_rows(class_keys: list[tuple[str, str]]) -> list[tuple[str, str, str
         ("Wheel / middle drag", "Zoom / pan the timeline", "Timeline"),
     ]
     return rows
+
+
+def reserved_keys() -> dict[str, str]:
+    """Every action key with its action's name: a label class may not take one of these."""
+    return {key: spec.text for spec in SPECS for key in spec.keys}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from types import TracebackType
@@ -28,29 +29,40 @@ def run_app(db_url: str) -> int:
     from PySide6.QtWidgets import QApplication
 
     from core.errors import AppError
-    from core.store import open_store
-    from gui.app_state import AppState
+    from core.project import open_project
     from gui.dialogs import errors
     from gui.main_window import MainWindow
+    from gui.state import AppModels
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("C3D Labeller")
     app.setOrganizationName("c3d-labeller")
     try:
-        store = open_store(db_url)
+        project = open_project(db_url)
     except AppError as exc:
         errors.show_warning(None, str(exc))
         return 2
     _install_excepthook()
-    state: AppState | None = None
+    models: AppModels | None = None
     try:
-        state = AppState(store)
-        window = MainWindow(state)
-        if store.recovered_from is not None:
-            state.message.emit(f"The database could not be read; it was moved to {store.recovered_from}.")
+        models = AppModels.create(project)
+        window = MainWindow(models)
+        if project.store.recovered_from is not None:
+            models.project.message.emit(
+                f"The database could not be read; it was moved to {project.store.recovered_from}."
+            )
         window.show()
-        return int(app.exec())
+        code = int(app.exec())
+        window.shutdown()
+        stuck = models.runner.jobs.stuck
+        if stuck:  # a job that ignores cancel: its thread must not be destroyed while it runs
+            log.error("Jobs still running at exit: %s; leaving without waiting", [r.name for r in stuck])
+            models.close()
+            logging.shutdown()
+            os._exit(code)
+        return code
     finally:
-        if state is not None:
-            state.close_stores()  # projects opened during the session, too
-        store.close()
+        if models is not None:
+            models.close()  # projects opened during the session, too
+        else:
+            project.close()

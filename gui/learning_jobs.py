@@ -39,7 +39,7 @@ def import_weights(store: Store, path: str, ctx: JobContext) -> ModelVersion:
     from core.model.weights_import import import_weights as do_import
 
     videos = [v for v in store.videos.list() if Path(v.path).exists()]
-    return do_import(store, path, videos, progress=ctx.progress)
+    return do_import(store, path, videos, progress=ctx.progress, cancel=ctx.cancel)
 
 
 def compare(store: Store, version_ids: tuple[int, ...], ctx: JobContext) -> Comparison:

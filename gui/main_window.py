@@ -2,85 +2,91 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QDockWidget,
-    QFileDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from core.interchange.formats import WRITERS
-from core.store.records import BACKGROUND, LabelClass
 from gui import actions as action_table
-from gui.app_state import AppState
+from gui import file_dialogs
 from gui.dialogs import errors
 from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
-from gui.learning_state import TRAIN_JOB
+from gui.keyboard import edit_on_click
 from gui.playback import Playback
+from gui.state import AppModels
+from gui.state.learning import TRAIN_JOB
+from gui.state.runner import ANALYSE_JOB
 from gui.widgets.analysis_panel import AnalysisPanel
+from gui.widgets.class_palette import ClassPalette, class_keys
 from gui.widgets.models_panel import ModelsPanel
 from gui.widgets.player import Player
 from gui.widgets.postprocess_panel import PostprocessPanel
 from gui.widgets.review_panel import ReviewPanel
 from gui.widgets.timeline import Timeline
 from gui.widgets.training_panel import TrainingPanel
+from gui.widgets.transport_icons import boundary_icon
 from gui.widgets.video_list import VideoList
 
 log = logging.getLogger(__name__)
 
 TITLE = "C3D Labeller"
-
-
-def class_keys(classes: list[LabelClass]) -> list[tuple[str, LabelClass]]:
-    """0 for background, 1–9 for the other classes in order, plus each class's own key."""
-    keys: list[tuple[str, LabelClass]] = []
-    others = [c for c in classes if c.name != BACKGROUND]
-    for cls in classes:
-        if cls.name == BACKGROUND:
-            keys.append(("0", cls))
-    keys += [(str(n), cls) for n, cls in enumerate(others[:9], start=1)]
-    keys += [(cls.shortcut, cls) for cls in classes if cls.shortcut]
-    return keys
+SIDE_WIDTH = 300  # one column of docks: the video and the timeline get the rest
+STATUS_MS = 6000  # a hint fades after this, and sooner when the user moves on
+LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is not restored onto them
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, state: AppState, settings: QSettings | None = None) -> None:
+    def __init__(self, models: AppModels, settings: QSettings | None = None) -> None:
         super().__init__()
-        self.state = state
+        self.app_models = models
+        self.project, self.current, self.runner = models.project, models.current, models.runner
+        self.learning = models.learning
         self.settings = settings or QSettings()
-        self.playback = Playback(state, self)
+        self.playback = Playback(self.current, self)
         self._shut_down = False
         self.setWindowTitle(TITLE)
 
-        self.player = Player(state, self.playback)
-        self.timeline = Timeline(state)
-        self.videos = VideoList(state)
-        self.postprocess = PostprocessPanel(state)
-        self.analysis = AnalysisPanel(state)
-        self.training = TrainingPanel(state.learning)
-        self.models = ModelsPanel(state.learning)
-        self.review = ReviewPanel(state.learning)
+        self.player = Player(self.current, self.playback)
+        self.timeline = Timeline(self.current, self.project)
+        self.palette_bar = ClassPalette(self.project)
+        self.videos = VideoList(self.project, self.current, self.runner)
+        self.postprocess = PostprocessPanel(self.current)
+        self.analysis = AnalysisPanel(self.runner)
+        self.training = TrainingPanel(self.learning)
+        self.models = ModelsPanel(self.learning)
+        self.review = ReviewPanel(self.learning)
         self.welcome = self._build_welcome()
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.player)
-        splitter.addWidget(self.timeline)
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.setSpacing(0)
+        lower_layout.addWidget(self.palette_bar)
+        lower_layout.addWidget(self.timeline, 1)
+        splitter.addWidget(lower)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         work = QWidget()
@@ -92,15 +98,16 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.welcome)
         self.pages.addWidget(work)
         self.setCentralWidget(self.pages)
-        self._dock("Videos", self.videos, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Post-processing", self.postprocess, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = Qt.DockWidgetArea.RightDockWidgetArea
+        videos_dock = self._dock("Videos", self.videos, right)
+        self.tabifyDockWidget(videos_dock, self._dock("Post-processing", self.postprocess, right))
+        videos_dock.raise_()
         models_dock = self._dock("Model versions", self.models, right)
         self.tabifyDockWidget(models_dock, self._dock("Review queue", self.review, right))
+        self.tabifyDockWidget(models_dock, self._dock("Training", self.training, right))
         models_dock.raise_()
-        training_dock = self._dock("Training", self.training, right)
-        self.resizeDocks([models_dock, training_dock], [330, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([models_dock, training_dock], [440, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([videos_dock], [SIDE_WIDTH], Qt.Orientation.Horizontal)
+        self.resizeDocks([videos_dock, models_dock], [360, 340], Qt.Orientation.Vertical)
 
         self.actions_by_name = action_table.build_actions(self, self._slots())
         self._build_menus()
@@ -109,23 +116,37 @@ class MainWindow(QMainWindow):
 
         self.device_label = QLabel()
         self.model_label = QLabel()
-        self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().addPermanentWidget(self.model_label)
+        for label in (self.device_label, self.model_label):
+            label.setMinimumWidth(60)  # may be cut on a small screen rather than widen the window
+            self.statusBar().addPermanentWidget(label)
 
-        state.error.connect(self._show_error)
-        state.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        state.video_changed.connect(self._on_video)
-        state.videos_changed.connect(self._on_videos)
-        state.model_changed.connect(self._on_model)
-        state.classes_changed.connect(self._on_classes)
-        state.selection_changed.connect(self._update_actions)
-        state.jobs.changed.connect(self._update_actions)
-        state.undo_group.canUndoChanged.connect(self._update_actions)
-        state.undo_group.canRedoChanged.connect(self._update_actions)
+        for source in (self.project, self.current, self.runner):
+            source.error.connect(self._show_error)
+            source.message.connect(self._show_message)
+        # A hint about the last video, or one the last edit answered, is stale once the user moves on.
+        self.current.video_changed.connect(self.statusBar().clearMessage)
+        self.current.labels_changed.connect(self.statusBar().clearMessage)
+        self.current.video_changed.connect(self._on_video)
+        self.project.videos_changed.connect(self._on_videos)
+        self.project.model_changed.connect(self._on_model)
+        self.runner.device_changed.connect(self._on_model)
+        self.project.classes_changed.connect(self._on_classes)
+        self.current.selection_changed.connect(self._update_actions)
+        self.runner.jobs.changed.connect(self._update_actions)
+        self.project.undo_group.canUndoChanged.connect(self._update_actions)
+        self.project.undo_group.canRedoChanged.connect(self._update_actions)
         self.playback.playing_changed.connect(self._on_playing)
-        self.resize(1280, 820)
-        state.load()
+        for box in self.findChildren(QAbstractSpinBox):
+            edit_on_click(box, self.focus_player)
+        self._fit_to_screen(1600, 1000)
+        self._restore_layout()
+        self.player.speed.setValue(float(self.settings.value("playback/speed", 1.0)))
+        self.player.speed.valueChanged.connect(lambda v: self.settings.setValue("playback/speed", v))
+        self.current.video_changed.connect(self._remember_video)
+        self.current.remembered_video = self._remembered_video
+        models.load()
         self._on_video()
+        self.focus_player()
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -133,7 +154,11 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -158,11 +183,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(hint)
         layout.addStretch(3)
         self.add_button.clicked.connect(self.add_videos)
-        self.demo_button.clicked.connect(lambda: self.state.open_demo())
+        self.demo_button.clicked.connect(lambda: self.project.open_demo())
         return page
 
     def _slots(self) -> dict[str, Callable[[], object]]:
-        s, p, t = self.state, self.playback, self.timeline
+        s, c, p, t = self.project, self.current, self.playback, self.timeline
         return {
             "add_videos": self.add_videos,
             "add_folder": self.add_folder,
@@ -173,45 +198,45 @@ class MainWindow(QMainWindow):
             "export_video": lambda: self.export(False),
             "export_project": lambda: self.export(True),
             "quit": self.close,
-            "undo": s.undo_group.undo,
-            "redo": s.undo_group.redo,
-            "in_point": s.set_in_point,
-            "out_point": s.set_out_point,
-            "delete": s.delete_selection,
-            "split": s.split_at_playhead,
-            "merge": s.merge_selection_with_next,
-            "select_none": s.clear_selection,
-            "accept_event": s.accept_selected_event,
-            "accept_visible": lambda: s.accept_in_range(*self._visible_frames()),
-            "fill_visible": lambda: s.accept_in_range(*self._visible_frames(), fill_unlabelled_only=True),
-            "reviewed": lambda: s.mark_reviewed(*self._visible_frames()),
+            "undo": s.undo,
+            "redo": s.redo,
+            "in_point": c.set_in_point,
+            "out_point": c.set_out_point,
+            "delete": c.delete_selection,
+            "split": c.split_at_playhead,
+            "merge": c.merge_selection_with_next,
+            "select_none": self.select_none,
+            "accept_event": c.accept_selected_event,
+            "accept_visible": lambda: c.accept_in_range(*self._visible_frames()),
+            "fill_visible": lambda: c.accept_in_range(*self._visible_frames(), fill_unlabelled_only=True),
+            "reviewed": lambda: c.mark_reviewed(*self._visible_frames()),
             "classes": self.show_classes,
             "play": p.toggle,
-            "step_back": lambda: s.step(-1),
-            "step_forward": lambda: s.step(1),
-            "jump_back": lambda: s.step(-self.jump_frames),
-            "jump_forward": lambda: s.step(self.jump_frames),
-            "jump_back_s": lambda: s.jump_seconds(-self.jump_seconds),
-            "jump_forward_s": lambda: s.jump_seconds(self.jump_seconds),
-            "prev_boundary": lambda: s.go_to_boundary(False),
-            "next_boundary": lambda: s.go_to_boundary(True),
-            "first": lambda: s.set_frame(0),
-            "last": lambda: s.set_frame(s.frame_count - 1),
+            "step_back": lambda: c.step(-1),
+            "step_forward": lambda: c.step(1),
+            "jump_back": lambda: c.step(-self.jump_frames),
+            "jump_forward": lambda: c.step(self.jump_frames),
+            "jump_back_s": lambda: c.jump_seconds(-self.jump_seconds),
+            "jump_forward_s": lambda: c.jump_seconds(self.jump_seconds),
+            "prev_boundary": lambda: c.go_to_boundary(False),
+            "next_boundary": lambda: c.go_to_boundary(True),
+            "first": lambda: c.set_frame(0),
+            "last": lambda: c.set_frame(c.frame_count - 1),
             "go_to": self.go_to,
             "slower": lambda: self.player.speed.setValue(self.player.speed.value() / 1.5),
             "faster": lambda: self.player.speed.setValue(self.player.speed.value() * 1.5),
             "jump_sizes": self.set_jump_sizes,
             "zoom_in": lambda: t.zoom(0.5),
             "zoom_out": lambda: t.zoom(2.0),
-            "zoom_all": lambda: t.set_visible_range(0, s.frame_count),
-            "analyse_selected": lambda: s.analyse(self.videos.selected_ids() or self._current_ids()),
-            "analyse_all": lambda: s.analyse([st.video.id for st in s.statuses if not st.missing]),
-            "cancel_analysis": s.cancel_analysis,
-            "next_review": s.learning.next_to_review,
+            "zoom_all": lambda: t.set_visible_range(0, c.frame_count),
+            "analyse_selected": lambda: c.analyse(self.videos.selected_ids() or self._current_ids()),
+            "analyse_all": lambda: c.analyse([st.video.id for st in s.statuses if not st.missing]),
+            "cancel_analysis": self.runner.cancel_analysis,
+            "next_review": self.learning.next_to_review,
             "fine_tune": self.fine_tune,
-            "cancel_training": s.learning.cancel_training,
+            "cancel_training": self.learning.cancel_training,
             "import_weights": self.models.import_file,
-            "clear_cache": s.learning.clear_feature_cache,
+            "clear_cache": self.learning.clear_feature_cache,
             "shortcuts": self.show_shortcuts,
         }
 
@@ -220,26 +245,43 @@ class MainWindow(QMainWindow):
         for spec in action_table.SPECS:
             menus[spec.menu].addAction(self.actions_by_name[spec.name])
         self.class_menu = menus["Edit"].addMenu("Label selection as")
+        panels = menus["View"].addMenu("Panels")  # a closed dock comes back from here
+        for dock in self.findChildren(QDockWidget):
+            panels.addAction(dock.toggleViewAction())
 
     def _build_transport(self) -> None:
-        for name, text in (
-            ("first", "|◀"),
-            ("prev_boundary", "⇤"),
-            ("jump_back", "«"),
-            ("step_back", "‹"),
-            ("play", "▶"),
-            ("step_forward", "›"),
-            ("jump_forward", "»"),
-            ("next_boundary", "⇥"),
-            ("last", "▶|"),
+        """The style's own media icons (a font may lack ⏸ or ⇤), on buttons that never change size."""
+        sp = QStyle.StandardPixmap
+        style = self.style()
+        for name, icon in (
+            ("first", style.standardIcon(sp.SP_MediaSkipBackward)),
+            ("prev_boundary", boundary_icon(self.palette(), forward=False)),
+            ("jump_back", style.standardIcon(sp.SP_MediaSeekBackward)),
+            ("step_back", style.standardIcon(sp.SP_ArrowLeft)),
+            ("play", style.standardIcon(sp.SP_MediaPlay)),
+            ("step_forward", style.standardIcon(sp.SP_ArrowRight)),
+            ("jump_forward", style.standardIcon(sp.SP_MediaSeekForward)),
+            ("next_boundary", boundary_icon(self.palette(), forward=True)),
+            ("last", style.standardIcon(sp.SP_MediaSkipForward)),
         ):
+            action = self.actions_by_name[name]
+            action.setIcon(icon)
             button = QToolButton()
-            button.setDefaultAction(self.actions_by_name[name])
-            button.setText(text)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             button.setObjectName(f"button_{name}")
+            button.setFixedSize(button.sizeHint())
             self.player.add_button(button)
         self.play_button = self.player.findChild(QToolButton, "button_play")
+
+    def focus_player(self) -> None:
+        """The keyboard's home: no widget there claims a key the actions use."""
+        self.player.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def select_none(self) -> None:
+        self.current.clear_selection()
+        self.focus_player()
 
     # --- settings -------------------------------------------------------------------------------
 
@@ -254,60 +296,66 @@ class MainWindow(QMainWindow):
     # --- state → window ---------------------------------------------------------------------------
 
     def _on_video(self) -> None:
-        video = self.state.video
-        has_any = bool(self.state.statuses) or video is not None
+        video = self.current.video
+        has_any = bool(self.project.statuses) or video is not None
         self.pages.setCurrentIndex(1 if has_any else 0)
         name = "" if video is None else f" — {Path(video.path).name}"
         self.setWindowTitle(f"{TITLE}{name}")
         self._update_actions()
 
     def _on_videos(self) -> None:
-        if self.state.statuses and self.pages.currentIndex() == 0:
+        if self.project.statuses and self.pages.currentIndex() == 0:
             self.pages.setCurrentIndex(1)
+        self._update_actions()
 
     def _on_model(self) -> None:
-        self.device_label.setText(self.state.device_label)
-        model = self.state.model
+        self.device_label.setText(self.runner.device_label)
+        self.device_label.setToolTip(self.runner.device_label)
+        model = self.project.model
         if model is None:
-            self.model_label.setText("model: none yet (an untrained one is made on first Analyse)")
+            self.model_label.setText("model: none yet")
+            self.model_label.setToolTip(
+                "An untrained model is made on the first Analyse; fine-tune it on your labels."
+            )
         elif model.untrained:
-            self.model_label.setText(
-                f"<b style='color:#d00000'>model #{model.id} {model.name}: "
-                "UNTRAINED — predictions are meaningless</b>"
+            self.model_label.setText(f"<b style='color:#d00000'>model #{model.id}: UNTRAINED</b>")
+            self.model_label.setToolTip(
+                f"{model.name}: its predictions are meaningless until it is fine-tuned."
             )
         else:
             self.model_label.setText(f"model #{model.id} {model.name}")
+            self.model_label.setToolTip("")
 
     def _on_classes(self) -> None:
         for action in self._class_actions:
             self.removeAction(action)
         self.class_menu.clear()
         self._class_actions = []
-        for key, cls in class_keys(self.state.classes):
-            marker = "● " if cls.id == self.state.current_class_id else ""
+        for key, cls in class_keys(self.project.classes):
+            marker = "● " if cls.id == self.project.current_class_id else ""
             action = QAction(f"{marker}{cls.name}", self)
             action.setShortcut(QKeySequence(key))
-            action.triggered.connect(lambda _checked=False, c=cls.id: self.state.relabel_selection(c))
+            action.triggered.connect(lambda _checked=False, c=cls.id: self.current.relabel_selection(c))
             self.addAction(action)
             self.class_menu.addAction(action)
             self._class_actions.append(action)
 
     def _on_playing(self, playing: bool) -> None:
-        if self.play_button is not None:
-            self.play_button.setText("⏸" if playing else "▶")
+        pixmap = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.actions_by_name["play"].setIcon(self.style().standardIcon(pixmap))
 
     def _update_actions(self) -> None:
         if self._shut_down:
             return
-        a, s = self.actions_by_name, self.state
-        has_video = s.video is not None
-        analysing = s.jobs.is_running("analysis")
+        a, s, c, jobs = self.actions_by_name, self.project, self.current, self.runner.jobs
+        has_video = c.video is not None
+        analysing = jobs.is_running(ANALYSE_JOB)
         a["undo"].setEnabled(s.undo_group.canUndo())
         a["redo"].setEnabled(s.undo_group.canRedo())
         a["analyse_selected"].setEnabled(not analysing and bool(s.statuses))
         a["analyse_all"].setEnabled(not analysing and bool(s.statuses))
         a["cancel_analysis"].setEnabled(analysing)
-        training = s.jobs.is_running(TRAIN_JOB)
+        training = jobs.is_running(TRAIN_JOB)
         a["fine_tune"].setEnabled(not training and not analysing)
         a["cancel_training"].setEnabled(training)
         a["clear_cache"].setEnabled(not training and not analysing)
@@ -315,12 +363,16 @@ class MainWindow(QMainWindow):
         if training:  # analysis would race the run for the same features and the active model
             a["analyse_selected"].setEnabled(False)
             a["analyse_all"].setEnabled(False)
-        a["open_demo"].setEnabled(not s.jobs.is_running("demo"))
-        self.demo_button.setEnabled(not s.jobs.is_running("demo"))
+        a["open_demo"].setEnabled(not jobs.is_running("demo"))
+        self.demo_button.setEnabled(not jobs.is_running("demo"))
         for name in ("export_video", "accept_visible", "fill_visible", "reviewed", "split", "merge", "go_to"):
             a[name].setEnabled(has_video)
-        a["delete"].setEnabled(s.selection is not None)
-        a["accept_event"].setEnabled(s.selected_event is not None)
+        a["export_project"].setEnabled(bool(self.project.statuses))
+        a["delete"].setEnabled(c.selection is not None)
+        a["accept_event"].setEnabled(c.selected_event is not None)
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_MS)
 
     def _show_error(self, text: str, details: str) -> None:
         self.statusBar().showMessage(text.splitlines()[0], 8000)
@@ -330,28 +382,29 @@ class MainWindow(QMainWindow):
 
     def _visible_frames(self) -> tuple[int, int]:
         lo, hi = self.timeline.visible_range()
-        return max(0, int(lo)), min(self.state.frame_count, int(hi) + 1)
+        return max(0, int(lo)), min(self.current.frame_count, int(hi) + 1)
 
     def _current_ids(self) -> list[int]:
-        return [] if self.state.video is None else [self.state.video.id]
+        return [] if self.current.video is None else [self.current.video.id]
 
     def add_videos(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = file_dialogs.open_files(
             self,
             "Add videos",
             "",
             "Videos (*.mp4 *.avi *.mov *.mkv *.m4v *.webm *.mpg *.mpeg *.wmv *.ts);;All (*)",
         )
         if files:
-            self.state.add_videos(files)
+            self.project.add_videos(files)
 
     def open_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
+        path, _ = file_dialogs.save_file(
             self,
             "Open or create a project",
             "",
             "Projects (*.sqlite3 *.sqlite *.db);;All (*)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
+            confirm_overwrite=False,
+            hide_live_databases=False,  # switching back to a project opened earlier
         )
         if path:
             self.switch_project(path)
@@ -361,38 +414,43 @@ class MainWindow(QMainWindow):
             self,
             "Open project",
             "SQLAlchemy URL or path, e.g. sqlite:///labels.sqlite3:",
-            text=self.state.store.url,
+            text=self.project.project.url,
         )
         if ok and url.strip():
             self.switch_project(url.strip())
 
     def switch_project(self, location: str) -> None:
         self.playback.pause()
-        self.state.open_project(location)
+        self.project.open_project(location)
         self._on_video()
 
     def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add every video in a folder")
+        folder = file_dialogs.existing_folder(self, "Add every video in a folder")
         if folder:
-            self.state.add_videos([folder])
+            self.project.add_videos([folder])
 
     def import_labels(self) -> ImportDialog | None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = file_dialogs.open_files(
             self, "Import labels", "", "Labels (*.csv *.tsv *.json *.eaf *.boris *.txt);;All (*)"
         )
         if not files:
             return None
-        dialog = ImportDialog(self.state.store, [Path(f) for f in files], self)
+        dialog = ImportDialog(self.project.store, [Path(f) for f in files], self)
         if dialog.exec() and dialog.result is not None:
-            self.state.labels_imported(dialog.result.summary())
+            self.project.labels_imported(dialog.result.summary())
         return dialog
 
     def export(self, whole_project: bool) -> None:
+        """Export starts in the folder of the last export, else the user's documents; never in
+        the working directory or the store's folder."""
         filters = ";;".join(f"{name} (*{w.suffix})" for name, w in WRITERS.items())
-        out, chosen = QFileDialog.getSaveFileName(self, "Export labels", "", filters)
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        folder = str(self.settings.value("export/folder", "") or documents or Path.home())
+        out, chosen = file_dialogs.save_file(self, "Export labels", folder, filters)
         if out:
+            self.settings.setValue("export/folder", str(Path(out).parent))
             name = chosen.split(" ", 1)[0] if chosen else next(iter(WRITERS))
-            self.state.export_labels(name, out, whole_project)
+            self.project.export_labels(name, out, None if whole_project else self._current_ids())
 
     def go_to(self) -> None:
         text, ok = QInputDialog.getText(self, "Go to", "Frame number, or time as seconds / mm:ss.sss:")
@@ -400,7 +458,7 @@ class MainWindow(QMainWindow):
             return
         text = text.strip()
         if text.isdigit():
-            self.state.set_frame(int(text))
+            self.current.set_frame(int(text))
             return
         try:
             parts = [float(p) for p in text.split(":")]
@@ -410,7 +468,7 @@ class MainWindow(QMainWindow):
         seconds = 0.0
         for part in parts:
             seconds = seconds * 60 + part
-        self.state.set_frame(self.state.frame_at(seconds))
+        self.current.set_frame(self.current.frame_at(seconds))
 
     def set_jump_sizes(self) -> None:
         frames, ok = QInputDialog.getInt(self, "Jump sizes", "Jump by N frames:", self.jump_frames, 1, 100000)
@@ -424,28 +482,66 @@ class MainWindow(QMainWindow):
 
     def fine_tune(self) -> FineTuneDialog:
         """Open the Fine-tune dialog (window-modal, not blocking); Start runs it in a worker."""
-        dialog = FineTuneDialog(self.state.learning, self)
+        dialog = FineTuneDialog(self.learning, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.state.learning.start_training(dialog.config()))
+        dialog.accepted.connect(lambda: self.learning.start_training(dialog.config()))
         dialog.open()
         self.fine_tune_dialog = dialog
         return dialog
 
     def show_classes(self) -> None:
-        ClassesDialog(self.state, self).exec()
+        ClassesDialog(self.project, self).exec()
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        keys = [(key, cls.name) for key, cls in class_keys(self.state.classes)]
+        keys = [(key, cls.name) for key, cls in class_keys(self.project.classes)]
         dialog = ShortcutsDialog(action_table.shortcut_rows(keys), self)
         dialog.show()
+        dialog.fit_columns()
         return dialog
+
+    # --- what a restart brings back -----------------------------------------------------------
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        screen = self.screen()
+        if screen is not None:
+            room = screen.availableGeometry()
+            width, height = min(width, room.width()), min(height, room.height())
+        self.resize(width, height)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        layout = self.settings.value("window/state")
+        if layout is not None:
+            self.restoreState(layout, LAYOUT_VERSION)
+
+    def _save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+
+    def _project_key(self) -> str:
+        """Settings key of the open project (its URL holds characters QSettings treats as paths)."""
+        return "projects/" + hashlib.sha1(self.project.store.url.encode()).hexdigest()[:16]
+
+    def _remember_video(self) -> None:
+        if self.current.video is not None:
+            self.settings.setValue(f"{self._project_key()}/video", self.current.video.id)
+
+    def _remembered_video(self) -> int | None:
+        value = self.settings.value(f"{self._project_key()}/video")
+        try:
+            return None if value is None else int(value)
+        except (TypeError, ValueError):
+            return None
 
     def shutdown(self) -> None:
         if self._shut_down:
             return
         self._shut_down = True
+        self._save_layout()
         self.playback.pause()
-        self.state.jobs.shutdown()
+        self.app_models.shutdown()
         self.player.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

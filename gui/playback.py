@@ -11,7 +11,7 @@ import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from gui.app_state import AppState
+from gui.state import CurrentVideo
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ MIN_SPEED, MAX_SPEED = 0.1, 8.0
 class Playback(QObject):
     playing_changed = Signal(bool)
 
-    def __init__(self, state: AppState, parent: QObject | None = None) -> None:
+    def __init__(self, state: CurrentVideo, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.speed = 1.0

@@ -105,6 +105,9 @@ class Jobs(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._running: dict[str, Running] = {}
+        self.stuck: list[Running] = []
+        """Jobs that did not stop at shutdown: kept alive (deleting a running QThread aborts
+        the process) until their thread finishes on its own."""
 
     def is_running(self, name: str) -> bool:
         return name in self._running
@@ -141,21 +144,45 @@ class Jobs(QObject):
             running.worker.cancel()
 
     def _done(self, name: str, thread: QThread | None = None) -> None:
+        stuck = next((r for r in self.stuck if r.thread is thread), None)
+        if stuck is not None:  # a job shutdown gave up waiting for has finished after all
+            self.stuck.remove(stuck)
+            self._release(stuck)
+            return
         running = self._running.get(name)
         if running is None or (thread is not None and running.thread is not thread):
             return  # a late "finished" of a job ``shutdown`` already cleared: not the current one
         del self._running[name]
+        self._release(running)
+        self.changed.emit()
+
+    def _release(self, running: Running) -> None:
         running.worker.deleteLater()
         running.thread.deleteLater()
         for call in running.calls:
             call.deleteLater()
-        self.changed.emit()
 
-    def shutdown(self, timeout_ms: int = 30000) -> None:
-        for running in list(self._running.values()):
+    def shutdown(self, timeout_ms: int = 30000) -> list[str]:
+        """Cancel every job, then quit and wait for each thread; returns the jobs that did not stop.
+
+        ``quit`` is called directly because the queued ``finished → quit`` cannot run while
+        this thread blocks in ``wait``. A thread still running after ``timeout_ms`` is never
+        deleted (that aborts the process): it is kept in ``stuck`` until it finishes.
+        """
+        for running in self._running.values():
             running.worker.cancel()
             running.thread.quit()
-            if not running.thread.wait(timeout_ms):
-                log.error("Job %s did not stop in time", running.name)
-        for name in list(self._running):
+        stopped: list[str] = []
+        for running in list(self._running.values()):
+            if running.thread.wait(timeout_ms):
+                stopped.append(running.name)
+            else:
+                log.error("Job %s did not stop in time; leaving its thread to finish", running.name)
+                running.thread.quit()  # its event loop starts once the job returns: end it at once
+                self.stuck.append(self._running.pop(running.name))
+        for name in stopped:
             self._done(name)
+        if not stopped and not self.stuck:
+            return []
+        self.changed.emit()
+        return [r.name for r in self.stuck]

@@ -7,12 +7,12 @@ import sys
 import threading
 from pathlib import Path
 
-from core.analysis.run import LoadedModel, analyse_video
+from core.analysis.pipeline import AnalysisProgress, analyse_videos, load_model
 from core.cli.cluster_cmd import add_cluster_options, run_cluster_infer
 from core.cli.common import positive, progress_bar
 from core.media.library import add_video, expand_video_paths
-from core.model.device import DEVICE_NAMES, choose_device
-from core.model.registry import ensure_active_model, import_checkpoint, load_version
+from core.model.device import DEVICE_NAMES
+from core.model.registry import ensure_active_model, import_checkpoint
 from core.store import Store
 from core.store.records import ModelVersion
 
@@ -32,32 +32,30 @@ def run_infer(args: argparse.Namespace, store: Store) -> int:
     if getattr(args, "cluster", None) is not None:
         return run_cluster_infer(args, store, args.model)
     videos = [add_video(store, p) for p in expand_video_paths(args.videos)]
-    version = model_for(store, args.model)
-    model, _ = load_version(store, version)
-    device = choose_device(args.device)
-    loaded = LoadedModel(version, model, device)
+    loaded = load_model(store, model_for(store, args.model), args.device)
+    version = loaded.version
     if version.untrained:
         print(f"note: model #{version.id} is UNTRAINED; its predictions are meaningless until you fine-tune")
-    print(f"device: {device.label}", file=sys.stderr)
+    print(f"device: {loaded.device.label}", file=sys.stderr)
     cancel = threading.Event()
-    for video in videos:
-        name = Path(video.path).name
-        try:
-            result = analyse_video(
-                store,
-                video,
-                loaded,
-                stride=args.stride,
-                batch_size=args.batch,
-                cancel=cancel,
-                on_progress=lambda p, n=name: progress_bar(n, p),  # type: ignore[misc]
-            )
-        except KeyboardInterrupt:
-            cancel.set()
-            print(f"\n{name}: interrupted; finished windows are kept and a re-run resumes", file=sys.stderr)
-            return 130
-        print(file=sys.stderr)
-        print(result.summary(name, loaded.label))
+    current = ""
+
+    def show(p: AnalysisProgress) -> None:
+        nonlocal current
+        current = p.video_name
+        progress_bar(p.video_name, p.progress)
+
+    results = analyse_videos(
+        store, videos, loaded, stride=args.stride, batch_size=args.batch, cancel=cancel, on_progress=show
+    )
+    try:
+        for video, result in zip(videos, results, strict=False):
+            print(file=sys.stderr)
+            print(result.summary(Path(video.path).name, loaded.label))
+    except KeyboardInterrupt:
+        cancel.set()
+        print(f"\n{current}: interrupted; finished windows are kept and a re-run resumes", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -106,9 +106,10 @@ def accept_cmd(args: argparse.Namespace, store: Store) -> int:
             continue
         events = events_for(preds)
         before = store.segments.labelled_frames(video.id)
-        accept_events(
-            store, video.id, events, preds.class_names, fill_unlabelled_only=args.fill_unlabelled_only
-        )
+        with store.unit("accept the predicted events"):  # one video's events: all or none
+            accept_events(
+                store, video.id, events, preds.class_names, fill_unlabelled_only=args.fill_unlabelled_only
+            )
         after = store.segments.labelled_frames(video.id)
         note = " (UNTRAINED model)" if preds.untrained else ""
         print(

@@ -43,22 +43,24 @@ def set_class_shortcut(store: Store, class_id: int, shortcut: str | None) -> Cla
 
 
 def delete_class(store: Store, class_id: int, reassign_to: int | None = None) -> ClassChange:
-    cls = store.classes.get(class_id)
-    owned: dict[int, list[NewSegment]] = {}
-    for video in store.videos.list():
-        segs = [
-            NewSegment(cls.id, s.start_frame, s.end_frame, s.source)
-            for s in store.segments.list(video.id)
-            if s.class_id == cls.id
-        ]
-        if segs:
-            owned[video.id] = segs
-    store.classes.remove(class_id, reassign_to)
+    with store.unit("delete the label class"):  # what it owned is read in the same transaction
+        cls = store.classes.get(class_id)
+        owned: dict[int, list[NewSegment]] = {}
+        for video in store.videos.list():
+            segs = [
+                NewSegment(cls.id, s.start_frame, s.end_frame, s.source)
+                for s in store.segments.list(video.id)
+                if s.class_id == cls.id
+            ]
+            if segs:
+                owned[video.id] = segs
+        store.classes.remove(class_id, reassign_to)
 
     def restore() -> None:
-        store.classes.restore(cls)
-        for video_id, segs in owned.items():
-            store.segments.paint(video_id, segs)
+        with store.unit("restore the label class"):
+            store.classes.restore(cls)
+            for video_id, segs in owned.items():
+                store.segments.paint(video_id, segs)
 
     return ClassChange(f"Delete class {cls.name}", restore, lambda: store.classes.remove(cls.id, reassign_to))
 

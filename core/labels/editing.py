@@ -59,9 +59,10 @@ def record_edit(
     """Run ``action`` (which must only change frames in ``[start, end)``) and record the change."""
     if end <= start:
         raise StoreError(f"Nothing to edit: the range {start}–{end} is empty.")
-    before = snapshot(store.segments.list(video_id, start, end), start, end)
-    action()
-    after = snapshot(store.segments.list(video_id, start, end), start, end)
+    with store.unit("save the label edit"):  # joins the caller's unit, if any: all or nothing
+        before = snapshot(store.segments.list(video_id, start, end), start, end)
+        action()
+        after = snapshot(store.segments.list(video_id, start, end), start, end)
     return Edit(text, video_id, start, end, before, after)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from core.media.demo import DEMO_CLASSES, generate_demo_video, label_prefix
 from core.media.library import add_video, open_reader
 from core.store import Store
-from core.store.records import NewSegment, RunStatus, SegmentSource, Video
+from core.store.records import ModelVersion, NewSegment, RunStatus, SegmentSource, Video
 
 log = logging.getLogger(__name__)
 
@@ -51,28 +51,28 @@ class VideoStatus:
 
 def video_statuses(store: Store) -> list[VideoStatus]:
     active = store.models.active()
-    result: list[VideoStatus] = []
-    for video in store.videos.list():
-        analysed_with: str | None = None
-        analysed_pct: float | None = None
-        if active is not None:
-            run = store.predictions.latest_run(video.id, active.id)
-            if run is not None and run.status is RunStatus.COMPLETE:
-                analysed_with = f"#{active.id} {active.name}" + (" (UNTRAINED)" if active.untrained else "")
-            elif run is not None and run.windows_total > 0:
-                analysed_pct = 100.0 * run.windows_done / run.windows_total
-        frames = video.best_frame_count
-        labelled = store.segments.labelled_frames(video.id)
-        result.append(
-            VideoStatus(
-                video=video,
-                missing=not Path(video.path).exists(),
-                analysed_with=analysed_with,
-                analysed_pct=analysed_pct,
-                labelled_pct=100.0 * labelled / frames if frames > 0 else 0.0,
-            )
-        )
-    return result
+    return [video_status(store, video, active) for video in store.videos.list()]
+
+
+def video_status(store: Store, video: Video, active: ModelVersion | None) -> VideoStatus:
+    """One video's line: a label edit needs only its own video's line recomputed."""
+    analysed_with: str | None = None
+    analysed_pct: float | None = None
+    if active is not None:
+        run = store.predictions.latest_run(video.id, active.id)
+        if run is not None and run.status is RunStatus.COMPLETE:
+            analysed_with = f"#{active.id} {active.name}" + (" (UNTRAINED)" if active.untrained else "")
+        elif run is not None and run.windows_total > 0:
+            analysed_pct = 100.0 * run.windows_done / run.windows_total
+    frames = video.best_frame_count
+    labelled = store.segments.labelled_frames(video.id)
+    return VideoStatus(
+        video=video,
+        missing=not Path(video.path).exists(),
+        analysed_with=analysed_with,
+        analysed_pct=analysed_pct,
+        labelled_pct=100.0 * labelled / frames if frames > 0 else 0.0,
+    )
 
 
 def ensure_indexed(store: Store, video: Video, cancel: threading.Event | None = None) -> Video:

@@ -16,6 +16,7 @@ from core.errors import CheckpointError
 from core.model.checkpoint import CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
 from core.model.network import C3D_BN, new_model, trunk_hash
 from core.model.spec import DEFAULT_SPEC
+from core.paths import safe_file_stem
 from core.store import Store
 from core.store.records import ModelState, ModelVersion
 
@@ -124,7 +125,7 @@ def _register(
     parent_id: int | None,
     metrics: dict | None = None,
 ) -> ModelVersion:
-    path = models_dir(store) / f"{meta.name or 'model'}-{_stamp()}.safetensors"
+    path = models_dir(store) / f"{safe_file_stem(meta.name or 'model', 'model')}-{_stamp()}.safetensors"
     save_checkpoint(path, model, meta)
     return store.models.add(
         name=meta.name or path.stem,

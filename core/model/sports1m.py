@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -18,7 +19,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from core.errors import CheckpointError
+from core.errors import Cancelled, CheckpointError
 from core.model.checkpoint import CheckpointMeta
 from core.model.network import BN_LAYERS, C3D_BN, CONV_LAYERS, replace_head
 from core.model.spec import SPORTS1M_SPEC
@@ -93,6 +94,7 @@ def import_sports1m(
     seed: int = 0,
     max_clips: int = 300,
     device: torch.device | str = "cpu",
+    cancel: threading.Event | None = None,
 ) -> tuple[C3D_BN, CheckpointMeta]:
     """A C3D_BN for ``class_names`` with Sports-1M features, ready to save or fine-tune.
 
@@ -104,7 +106,9 @@ def import_sports1m(
     if not class_names:
         raise ValueError("import_sports1m needs at least one class name.")
     path = Path(path)
+    _check_cancel(cancel)
     pretrained = read_sports1m_state(path)
+    _check_cancel(cancel)
     with torch.device("meta"):
         model = C3D_BN(len(class_names))
     model.to_empty(device="cpu")  # every tensor is overwritten below, so skip a random init
@@ -116,7 +120,7 @@ def import_sports1m(
     replace_head(model, len(class_names), seed)
 
     model.to(device)
-    used = calibrate_bn(model, calibration_clips, max_clips)
+    used = calibrate_bn(model, calibration_clips, max_clips, cancel)
     model.to("cpu").eval()
     if used == 0:
         raise CheckpointError(
@@ -167,7 +171,14 @@ class _ChannelStats:
         return (self.m2 / max(self.count, 1)).clamp_min(0.0)
 
 
-def calibrate_bn(model: C3D_BN, clips: Iterable[torch.Tensor], max_clips: int) -> int:
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("Importing the weights was cancelled; no model was added.")
+
+
+def calibrate_bn(
+    model: C3D_BN, clips: Iterable[torch.Tensor], max_clips: int, cancel: threading.Event | None = None
+) -> int:
     """Make every BN layer the identity on these clips while giving it their statistics.
 
     BN layers are bypassed during the pass, so each one sees exactly the input it will see
@@ -175,6 +186,7 @@ def calibrate_bn(model: C3D_BN, clips: Iterable[torch.Tensor], max_clips: int) -
     a one-shot iterable calibrates all layers as if done in order. Afterwards running stats
     are the clips' per-channel mean and variance, γ = sqrt(var + eps) and β = mean, so eval
     mode reproduces the input and train mode starts close to it. Returns the clips used.
+    ``cancel`` is checked before each clip; a cancelled calibration leaves the model as it was.
     """
     stats = {name: _ChannelStats() for name in BN_LAYERS}
 
@@ -194,6 +206,7 @@ def calibrate_bn(model: C3D_BN, clips: Iterable[torch.Tensor], max_clips: int) -
         with torch.no_grad():
             source = iter(clips)
             while used < max_clips:  # checked before pulling, so no clip is decoded for nothing
+                _check_cancel(cancel)
                 clip = next(source, None)
                 if clip is None:
                     break

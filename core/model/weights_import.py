@@ -26,16 +26,26 @@ CALIBRATION_CLIPS = 300
 
 
 def sample_clips(
-    videos: Sequence[Video], spec: InputSpec, max_clips: int, batch_size: int = 8
+    videos: Sequence[Video],
+    spec: InputSpec,
+    max_clips: int,
+    batch_size: int = 8,
+    cancel: threading.Event | None = None,
 ) -> Iterator[torch.Tensor]:
-    """Evenly spread windows over ``videos`` (about ``max_clips`` in all), as input tensors."""
+    """Evenly spread windows over ``videos`` (about ``max_clips`` in all), as input tensors.
+
+    ``cancel`` also stops the decoding thread of the video being read.
+    """
+    stop = cancel if cancel is not None else threading.Event()
     per_video = max(max_clips // max(len(videos), 1), 1)
     for video in videos:
         with open_reader(video) as reader:
             n_windows = len(window_starts(max(reader.frame_count, 1), spec.window, 1))
             stride = max(n_windows // per_video, 1)
-            producer = WindowProducer(reader, spec, stride, batch_size, set(), threading.Event())
+            producer = WindowProducer(reader, spec, stride, batch_size, set(), stop)
             for item in producer.batches():
+                if stop.is_set():
+                    return
                 clips = item.clips[: len(item.starts)]
                 yield clips_to_tensor(clips, spec, torch.device("cpu"), channels_last=False)
 
@@ -45,8 +55,13 @@ def import_sports1m_version(
     path: str | Path,
     videos: Sequence[Video],
     progress: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ModelVersion:
-    """Import the Sports-1M C3D port, BN calibrated on the project's videos, as a new version."""
+    """Import the Sports-1M C3D port, BN calibrated on the project's videos, as a new version.
+
+    ``cancel`` is honoured while reading the weights and before every calibration clip;
+    a cancelled import registers nothing.
+    """
     from core.model.sports1m import import_sports1m
 
     videos = list(videos) or store.videos.list()
@@ -56,8 +71,10 @@ def import_sports1m_version(
         )
     if progress is not None:
         progress(f"calibrating BN layers on up to {CALIBRATION_CLIPS} clips of {len(videos)} videos…")
-    clips = sample_clips(videos, SPORTS1M_SPEC, CALIBRATION_CLIPS)
-    model, meta = import_sports1m(path, project_class_names(store), clips, max_clips=CALIBRATION_CLIPS)
+    clips = sample_clips(videos, SPORTS1M_SPEC, CALIBRATION_CLIPS, cancel=cancel)
+    model, meta = import_sports1m(
+        path, project_class_names(store), clips, max_clips=CALIBRATION_CLIPS, cancel=cancel
+    )
     return register_model(store, model, meta, mode="import", parent_id=None)
 
 
@@ -66,10 +83,11 @@ def import_weights(
     path: str | Path,
     calibration_videos: Sequence[Video] = (),
     progress: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ModelVersion:
     """A ``.safetensors`` checkpoint of ours, else the Sports-1M port (a PyTorch state dict)."""
     if not Path(path).is_file():
         raise CheckpointError(f"The weights file {path} does not exist.")
     if is_checkpoint(path):
         return import_checkpoint(store, path)
-    return import_sports1m_version(store, path, calibration_videos, progress)
+    return import_sports1m_version(store, path, calibration_videos, progress, cancel)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
+from core.store.changes import ClassesChanged, SegmentsChanged
 from core.store.orm import LabelClassRow, SegmentRow
 from core.store.painting import normalize_video
 from core.store.records import BACKGROUND, LabelClass
@@ -75,6 +76,7 @@ class ClassRepository(Repository):
     def add(self, name: str, color: str | None = None, shortcut: str | None = None) -> LabelClass:
         clean = _clean_name(name)
         with self._write(f"add the label class '{clean}'") as session:
+            self._changed(ClassesChanged())
             _check_name_free(session, clean, None)
             used = set(session.scalars(select(LabelClassRow.color)))
             chosen = _clean_color(color) if color is not None else _next_color(used)
@@ -93,6 +95,7 @@ class ClassRepository(Repository):
         """Re-create a deleted class exactly as it was (same id and position): what undo needs."""
         clean = _clean_name(cls.name)
         with self._write(f"restore the label class '{clean}'") as session:
+            self._changed(ClassesChanged())
             if session.get(LabelClassRow, cls.id) is not None:
                 raise StoreError(f"The label class '{clean}' cannot be restored: its id is in use.")
             _check_name_free(session, clean, None)
@@ -114,6 +117,7 @@ class ClassRepository(Repository):
     def rename(self, class_id: int, name: str) -> LabelClass:
         clean = _clean_name(name)
         with self._write(f"rename a label class to '{clean}'") as session:
+            self._changed(ClassesChanged())
             row = _row(session, class_id)
             if row.name == BACKGROUND:
                 raise StoreError("The background class cannot be renamed.")
@@ -126,6 +130,7 @@ class ClassRepository(Repository):
     ) -> LabelClass:
         """Change colour and/or shortcut; ``shortcut=None`` removes the shortcut."""
         with self._write("change a label class") as session:
+            self._changed(ClassesChanged())
             row = _row(session, class_id)
             if not isinstance(color, Keep):
                 row.color = _clean_color(color)
@@ -138,9 +143,11 @@ class ClassRepository(Repository):
     def remove(self, class_id: int, reassign_to: int | None = None) -> None:
         """Delete a class; its segments go with it, or move to ``reassign_to``."""
         with self._write("delete a label class") as session:
+            self._changed(ClassesChanged())
             row = _row(session, class_id)
             if row.name == BACKGROUND:
                 raise StoreError("The background class cannot be deleted.")
+            _note_segments_of(self, session, class_id)
             if reassign_to is None:
                 session.execute(delete(SegmentRow).where(SegmentRow.class_id == class_id))
             else:
@@ -157,6 +164,17 @@ class ClassRepository(Repository):
                     normalize_video(session, video_id)  # newly equal neighbours become one segment
             session.delete(row)
             log.info("Deleted label class %r (segments moved to %s)", row.name, reassign_to)
+
+
+def _note_segments_of(repo: Repository, session: Session, class_id: int) -> None:
+    """Each video's span of the class's segments changes when the class goes."""
+    query = (
+        select(SegmentRow.video_id, func.min(SegmentRow.start_frame), func.max(SegmentRow.end_frame))
+        .where(SegmentRow.class_id == class_id)
+        .group_by(SegmentRow.video_id)
+    )
+    for video_id, start, end in session.execute(query):
+        repo._changed(SegmentsChanged(video_id, start, end))
 
 
 def _row(session: Session, class_id: int) -> LabelClassRow:

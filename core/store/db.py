@@ -1,13 +1,16 @@
 """Opening the label store: engine, SQLite settings, migrations, recovery from corruption.
 
 The engine and session factory are built once here and shared by every repository; each
-repository call is its own short transaction, so any thread may use the store.
+repository call is its own short transaction unless it runs inside ``store.unit()``, which
+makes everything one action writes a single transaction. Any thread may use the store.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,17 +23,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from core.errors import StoreError
-from core.paths import files_dir_for, sqlite_file
+from core.paths import files_dir_for, sqlite_file, to_stored
 from core.store import migrate
 from core.store.classes import BACKGROUND_COLOR, ClassRepository, name_key
 from core.store.features import FeatureRepository
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
-from core.store.orm import LabelClassRow, SettingsRow
+from core.store.orm import FeatureCacheRow, LabelClassRow, ModelVersionRow, SettingsRow
+from core.store.postprocess import PostprocessRepository
 from core.store.predictions import PredictionRepository
 from core.store.records import BACKGROUND
 from core.store.segments import SegmentRepository
-from core.store.unit import READ_ONLY_OPTION, explain
+from core.store.unit import READ_ONLY_OPTION, Listener, UnitOfWork, Units, explain, units_for
 from core.store.videos import VideoRepository
 
 log = logging.getLogger(__name__)
@@ -60,8 +64,30 @@ class Store:
     predictions: PredictionRepository
     features: FeatureRepository
     imports: ImportRepository
+    postprocess: PostprocessRepository
     recovered_from: Path | None = None
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
+
+    @property
+    def units(self) -> Units:
+        return units_for(self.session_factory)
+
+    @contextmanager
+    def unit(self, action: str = "save the change") -> Iterator[UnitOfWork]:
+        """One transaction for every repository call inside it on this thread (nested units join).
+
+        It commits when the block ends and then tells the listeners what changed; an exception
+        rolls everything back and tells no one. ``action`` completes "Could not …".
+        """
+        with self.units.unit(action) as unit:
+            yield unit
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(changes)`` after each commit (on the committing thread)."""
+        self.units.subscribe(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self.units.unsubscribe(listener)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -100,20 +126,27 @@ def open_store(url: str) -> Store:
         engine.dispose()
         raise
 
+    files_dir = files_dir_for(url)
+    try:
+        _relativize_paths(engine, files_dir)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise explain(exc, f"open the label database at {url}") from exc
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     log.info("Opened label store %s", engine.url.render_as_string(hide_password=True))
     return Store(
         url=url,
         engine=engine,
         session_factory=factory,
-        files_dir=files_dir_for(url),
+        files_dir=files_dir,
         classes=ClassRepository(factory),
         videos=VideoRepository(factory),
         segments=SegmentRepository(factory),
-        models=ModelRepository(factory),
+        models=ModelRepository(factory, files_dir),
         predictions=PredictionRepository(factory),
-        features=FeatureRepository(factory),
+        features=FeatureRepository(factory, files_dir),
         imports=ImportRepository(factory),
+        postprocess=PostprocessRepository(factory),
         recovered_from=recovered_from,
     )
 
@@ -169,6 +202,27 @@ def _ensure_defaults(session: Session) -> None:
         session.add(LabelClassRow(name=BACKGROUND, name_key=key, color=BACKGROUND_COLOR, position=0))
     if session.get(SettingsRow, 1) is None:
         session.add(SettingsRow(id=1, active_model_version_id=None))
+
+
+def _relativize_paths(engine: Engine, files_dir: Path) -> None:
+    """Older projects stored checkpoint and cache paths absolute: make those under the files
+    folder relative, so a moved project keeps its models. Idempotent; runs at every open."""
+    with Session(engine) as session, session.begin():
+        rows: list[ModelVersionRow | FeatureCacheRow] = [
+            *session.scalars(select(ModelVersionRow)),
+            *session.scalars(select(FeatureCacheRow)),
+        ]
+        for row in rows:
+            stored = row.checkpoint_path if isinstance(row, ModelVersionRow) else row.path
+            if not Path(stored).is_absolute():
+                continue
+            relative = to_stored(stored, files_dir)
+            if relative != stored:
+                log.info("Storing %s relative to the project's files folder", stored)
+                if isinstance(row, ModelVersionRow):
+                    row.checkpoint_path = relative
+                else:
+                    row.path = relative
 
 
 def _is_corruption(exc: DatabaseError) -> bool:

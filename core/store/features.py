@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import builtins
 import logging
+from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.paths import from_stored, to_stored
 from core.store.orm import FeatureCacheRow
 from core.store.records import FeatureCacheEntry
 from core.store.unit import Repository
@@ -20,7 +22,7 @@ from core.store.unit import Repository
 log = logging.getLogger(__name__)
 
 
-def to_record(row: FeatureCacheRow) -> FeatureCacheEntry:
+def to_record(row: FeatureCacheRow, files_dir: Path) -> FeatureCacheEntry:
     return FeatureCacheEntry(
         id=row.id,
         video_hash=row.video_hash,
@@ -28,19 +30,25 @@ def to_record(row: FeatureCacheRow) -> FeatureCacheEntry:
         spec_hash=row.spec_hash,
         stride=row.stride,
         layer=row.layer,
-        path=row.path,
+        path=from_stored(row.path, files_dir),
         windows=row.windows,
         complete=row.complete,
     )
 
 
 class FeatureRepository(Repository):
+    """Cache folders under the project's files folder are stored relative to it."""
+
+    def __init__(self, session_factory: sessionmaker[Session], files_dir: Path) -> None:
+        super().__init__(session_factory)
+        self._files_dir = files_dir
+
     def get(
         self, video_hash: str, trunk_hash: str, spec_hash: str, stride: int, layer: str
     ) -> FeatureCacheEntry | None:
         with self._read("look up cached features") as session:
             row = _find(session, video_hash, trunk_hash, spec_hash, stride, layer)
-            return None if row is None else to_record(row)
+            return None if row is None else to_record(row, self._files_dir)
 
     def put(
         self,
@@ -65,14 +73,16 @@ class FeatureRepository(Repository):
                     layer=layer,
                 )
                 session.add(row)
-            row.path, row.windows, row.complete = str(path), int(windows), bool(complete)
+            row.path = to_stored(path, self._files_dir)
+            row.windows, row.complete = int(windows), bool(complete)
             session.flush()
-            return to_record(row)
+            return to_record(row, self._files_dir)
 
     def list(self) -> builtins.list[FeatureCacheEntry]:
         with self._read("list the feature cache") as session:
             return [
-                to_record(r) for r in session.scalars(select(FeatureCacheRow).order_by(FeatureCacheRow.id))
+                to_record(r, self._files_dir)
+                for r in session.scalars(select(FeatureCacheRow).order_by(FeatureCacheRow.id))
             ]
 
     def remove_stale(self, current_trunk_hashes: set[str]) -> builtins.list[FeatureCacheEntry]:
@@ -83,12 +93,12 @@ class FeatureRepository(Repository):
                     select(FeatureCacheRow).where(FeatureCacheRow.trunk_hash.not_in(current_trunk_hashes))
                 )
             )
-            return _delete_all(session, rows)
+            return _delete_all(session, rows, self._files_dir)
 
     def clear(self) -> builtins.list[FeatureCacheEntry]:
         """Forget every entry; returns them so the caller can delete the files."""
         with self._write("clear the feature cache") as session:
-            return _delete_all(session, list(session.scalars(select(FeatureCacheRow))))
+            return _delete_all(session, list(session.scalars(select(FeatureCacheRow))), self._files_dir)
 
 
 def _find(
@@ -105,8 +115,8 @@ def _find(
     )
 
 
-def _delete_all(session: Session, rows: list[FeatureCacheRow]) -> list[FeatureCacheEntry]:
-    records = [to_record(r) for r in rows]
+def _delete_all(session: Session, rows: list[FeatureCacheRow], files_dir: Path) -> list[FeatureCacheEntry]:
+    records = [to_record(r, files_dir) for r in rows]
     for row in rows:
         session.delete(row)
     if records:

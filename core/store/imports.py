@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from core.errors import StoreError
 from core.store import painting
+from core.store.changes import ClassesChanged, SegmentsChanged
 from core.store.classes import _check_name_free, _clean_name, _next_color, name_key
 from core.store.orm import LabelClassRow, VideoRow
 from core.store.records import SegmentSource
@@ -40,6 +41,8 @@ class ImportRepository(Repository):
         with self._write("import the labels") as session:
             used = set(session.scalars(select(LabelClassRow.color)))
             position = session.scalar(select(func.max(LabelClassRow.position))) or 0
+            if new_classes:
+                self._changed(ClassesChanged())
             for name in new_classes:
                 clean = _clean_name(name)
                 _check_name_free(session, clean, None)
@@ -71,6 +74,7 @@ class ImportRepository(Repository):
                             f"Frames {seg.start_frame}–{seg.end_frame} run past the end of {row.path}."
                         )
                     painting.write(session, video_id, class_id, seg.start_frame, seg.end_frame, seg.source)
+                    self._changed(SegmentsChanged(video_id, seg.start_frame, seg.end_frame))
                     written += 1
             log.info(
                 "Imported %d segments into %d videos (%d new classes)",

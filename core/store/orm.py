@@ -152,6 +152,21 @@ class SettingsRow(Base):
     )
 
 
+class PostprocessSettingRow(Base):
+    """How one class's scores become events, per project; keyed by class name, since a
+    model's class indices differ from one model to the next."""
+
+    __tablename__ = "postprocess_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_name: Mapped[str] = mapped_column(String(100), unique=True)
+    smoothing: Mapped[int] = mapped_column(Integer)
+    open_threshold: Mapped[float] = mapped_column(Float)
+    close_threshold: Mapped[float] = mapped_column(Float)
+    min_length: Mapped[int] = mapped_column(Integer)
+    fill_gaps: Mapped[int] = mapped_column(Integer)
+
+
 class PredictionRunRow(Base):
     __tablename__ = "prediction_runs"
     __table_args__ = (UniqueConstraint("video_id", "model_version_id", "stride"),)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
+from core.store.changes import PredictionsChanged
 from core.store.orm import Base, ModelVersionRow, PredictionRunRow, VideoRow, WindowPredictionRow, utc_now
 from core.store.records import PredictionRun, RunStatus
 from core.store.unit import Repository
@@ -69,6 +70,7 @@ class PredictionRepository(Repository):
                 )
                 row.status, row.windows_total, row.updated_at = RunStatus.RUNNING, windows_total, utc_now()
             session.flush()
+            self._changed(PredictionsChanged(video_id))
             return to_record(row)
 
     def add_windows(self, run_id: int, starts: np.ndarray, probs: np.ndarray) -> PredictionRun:
@@ -87,6 +89,7 @@ class PredictionRepository(Repository):
                 )
                 _bulk_insert(session, run_id, starts_i, probs_f, existing)
             _touch(session, row)
+            self._changed(PredictionsChanged(row.video_id))
             return to_record(row)
 
     def replace_windows(self, run_id: int, starts: np.ndarray, probs: np.ndarray) -> PredictionRun:
@@ -97,6 +100,7 @@ class PredictionRepository(Repository):
             session.execute(delete(WindowPredictionRow).where(WindowPredictionRow.run_id == run_id))
             _bulk_insert(session, run_id, starts_i, probs_f, set())
             _touch(session, row)
+            self._changed(PredictionsChanged(row.video_id))
             return to_record(row)
 
     def done_starts(self, run_id: int) -> set[int]:
@@ -130,6 +134,7 @@ class PredictionRepository(Repository):
             row.status, row.updated_at = RunStatus(status), utc_now()
             if windows_total is not None:
                 row.windows_total = windows_total
+            self._changed(PredictionsChanged(row.video_id))
             return to_record(row)
 
     def get(self, run_id: int) -> PredictionRun:

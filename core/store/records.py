@@ -41,6 +41,18 @@ class LabelClass:
 
 
 @dataclass(frozen=True)
+class PostprocessSetting:
+    """A class's saved post-processing (see ``core.analysis.postprocess.PostprocessParams``)."""
+
+    class_name: str
+    smoothing: int
+    open_threshold: float
+    close_threshold: float
+    min_length: int
+    fill_gaps: int
+
+
+@dataclass(frozen=True)
 class Video:
     id: int
     path: str

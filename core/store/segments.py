@@ -11,11 +11,12 @@ import builtins
 import logging
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
 from core.store import painting
+from core.store.changes import SegmentsChanged
 from core.store.orm import LabelClassRow, SegmentRow, VideoRow
 from core.store.records import NewSegment, Segment, SegmentSource
 from core.store.unit import KEEP, Keep, Repository
@@ -42,6 +43,7 @@ class SegmentRepository(Repository):
             row = painting.write(
                 session, video_id, segment.class_id, segment.start_frame, segment.end_frame, segment.source
             )
+            self._changed(SegmentsChanged(video_id, row.start_frame, row.end_frame))
             return _records(session, [row])[0]
 
     def paint(self, video_id: int, segments: Sequence[NewSegment]) -> builtins.list[Segment]:
@@ -55,6 +57,7 @@ class SegmentRepository(Repository):
             _write_all(session, video_id, segments)
             start = min(s.start_frame for s in segments)
             end = max(s.end_frame for s in segments)
+            self._changed(SegmentsChanged(video_id, start, end))
             return _records(session, painting.overlapping(session, video_id, start, end))
 
     def replace_range(
@@ -77,15 +80,18 @@ class SegmentRepository(Repository):
                     )
             painting.clear_range(session, video_id, start, end)
             _write_all(session, video_id, new)
+            self._changed(SegmentsChanged(video_id, start, end))
             return _records(session, painting.overlapping(session, video_id, start, end))
 
     def remove(self, segment_id: int) -> None:
         with self._write("delete the segment") as session:
-            result = session.execute(delete(SegmentRow).where(SegmentRow.id == segment_id))
-            if result.rowcount == 0:  # type: ignore[attr-defined]
+            row = session.get(SegmentRow, segment_id)
+            if row is None:
                 raise StoreError(
                     f"There is no segment with id {segment_id}; it may have been deleted already."
                 )
+            self._changed(SegmentsChanged(row.video_id, row.start_frame, row.end_frame))
+            session.delete(row)
 
     def update(
         self,
@@ -107,6 +113,8 @@ class SegmentRepository(Repository):
                 source=row.source if isinstance(source, Keep) else SegmentSource(source),
             )
             _validate(session, changed, _video_limit(session, row.video_id))
+            self._changed(SegmentsChanged(row.video_id, row.start_frame, row.end_frame))
+            self._changed(SegmentsChanged(row.video_id, changed.start_frame, changed.end_frame))
             row = painting.write(
                 session,
                 row.video_id,
@@ -128,6 +136,7 @@ class SegmentRepository(Repository):
             existing = painting.overlapping(session, video_id, start, end)
             for gap_start, gap_end in painting.gaps(existing, start, end):
                 painting.place(session, video_id, class_id, gap_start, gap_end, source)
+            self._changed(SegmentsChanged(video_id, start, end))
             return _records(session, painting.overlapping(session, video_id, start, end))
 
     def labelled_frames(self, video_id: int) -> int:

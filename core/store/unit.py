@@ -1,14 +1,20 @@
-"""One unit of work per repository call, and database errors turned into sentences.
+"""Units of work: everything one action writes commits together, or nothing does.
 
-Every call opens its own session from the shared factory and commits or rolls back before
-returning, so repositories are safe to use from any thread and never leak ORM objects.
+``store.unit()`` opens one session and makes it this thread's ambient unit: every repository
+call made inside it (on this thread) joins that session instead of opening its own, so an
+action composed of several calls (clear then paint; delete a class and repaint its segments)
+is one transaction. A repository call made outside any unit is a unit of its own. After a
+unit commits, the changes its writes noted go to the store's listeners; a unit that fails
+rolls back and tells no one. Database errors become sentences a user understands.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -16,11 +22,14 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StoreError
+from core.store.changes import Change, coalesce
 
 log = logging.getLogger(__name__)
 
 READ_ONLY_OPTION = "c3d_read_only"
 """Execution option read by the SQLite ``begin`` hook: readers need no write lock."""
+
+Listener = Callable[[Sequence[Change]], None]
 
 
 class Keep(enum.Enum):
@@ -48,26 +57,116 @@ def explain(exc: SQLAlchemyError, action: str) -> StoreError:
     return StoreError(f"Could not {action}: {hint}")
 
 
+class UnitOfWork:
+    """One open transaction and the changes noted in it so far."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.changes: list[Change] = []
+
+    def note(self, change: Change) -> None:
+        self.changes.append(change)
+
+
+class Units:
+    """The ambient unit of each thread for one store, and who hears about committed changes."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._listeners: list[Listener] = []
+
+    def current(self) -> UnitOfWork | None:
+        unit: UnitOfWork | None = getattr(self._local, "unit", None)
+        return unit
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    @contextmanager
+    def unit(self, action: str = "save the change") -> Iterator[UnitOfWork]:
+        """Join this thread's unit, or begin one that commits (then notifies) on leaving."""
+        outer = self.current()
+        if outer is not None:
+            yield outer
+            return
+        unit: UnitOfWork | None = None
+        try:
+            with self._factory.begin() as session:
+                unit = UnitOfWork(session)
+                self._local.unit = unit
+                try:
+                    yield unit
+                finally:
+                    self._local.unit = None
+        except SQLAlchemyError as exc:
+            log.warning("Store write failed while trying to %s", action, exc_info=True)
+            raise explain(exc, action) from exc
+        if unit.changes:
+            self._notify(coalesce(unit.changes))
+
+    def _notify(self, changes: Sequence[Change]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(changes)
+            except Exception:  # a broken view must not make a committed edit look failed
+                log.exception("A store listener failed on %s", changes)
+
+
+_UNITS: weakref.WeakKeyDictionary[sessionmaker[Session], Units] = weakref.WeakKeyDictionary()
+_UNITS_LOCK = threading.Lock()
+
+
+def units_for(factory: sessionmaker[Session]) -> Units:
+    """The one ``Units`` of a session factory, shared by every repository built on it."""
+    with _UNITS_LOCK:
+        units = _UNITS.get(factory)
+        if units is None:
+            units = _UNITS[factory] = Units(factory)
+        return units
+
+
 class Repository:
-    """Shared plumbing for the repositories; each public method is one transaction."""
+    """Shared plumbing: each public method joins the caller's unit of work or is one itself."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
+        self._units = units_for(session_factory)
 
     @contextmanager
     def _write(self, action: str) -> Iterator[Session]:
         """A transaction that may write; ``action`` completes "Could not …" in errors."""
+        outer = self._units.current()
+        if outer is None:
+            with self._units.unit(action) as unit:
+                yield unit.session
+            return
         try:
-            with self._factory.begin() as session:
-                yield session
-        except SQLAlchemyError as exc:
+            yield outer.session
+            outer.session.flush()
+        except SQLAlchemyError as exc:  # the caller's unit rolls back when this reaches it
             log.warning("Store write failed while trying to %s", action, exc_info=True)
             raise explain(exc, action) from exc
 
+    def _changed(self, change: Change) -> None:
+        """Note what the write in progress changed; heard by listeners once its unit commits."""
+        unit = self._units.current()
+        if unit is None:
+            raise RuntimeError("_changed outside a write")
+        unit.note(change)
+
     @contextmanager
     def _read(self, action: str) -> Iterator[Session]:
-        """A read-only transaction; on SQLite it takes no write lock, so it never waits on writers."""
+        """A read; inside a unit it sees that unit's writes, outside it takes no write lock."""
+        outer = self._units.current()
         try:
+            if outer is not None:
+                yield outer.session
+                return
             with self._factory.begin() as session:
                 session.connection(execution_options={READ_ONLY_OPTION: True})
                 yield session

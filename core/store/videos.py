@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
+from core.store.changes import VideosChanged
 from core.store.orm import VideoRow
 from core.store.records import Video
 from core.store.unit import Repository
@@ -69,6 +70,7 @@ class VideoRepository(Repository):
             )
             session.add(row)
             session.flush()
+            self._changed(VideosChanged(row.id))
             log.info("Added video %s (id %d)", clean, row.id)
             return to_record(row)
 
@@ -110,6 +112,7 @@ class VideoRepository(Repository):
         with self._write("save the video index") as session:
             row = _row(session, video_id)
             row.frame_count, row.timestamps = int(frame_count), stamps.tobytes()
+            self._changed(VideosChanged(video_id))
             return to_record(row)
 
     def relink(self, video_id: int, new_path: str | Path) -> Video:
@@ -121,6 +124,7 @@ class VideoRepository(Repository):
             if other is not None and other.id != video_id:
                 raise StoreError(f"{clean} is already in the project as another video (id {other.id}).")
             row.path = clean
+            self._changed(VideosChanged(video_id))
             return to_record(row)
 
     def remove(self, video_id: int) -> None:
@@ -129,6 +133,7 @@ class VideoRepository(Repository):
             result = session.execute(delete(VideoRow).where(VideoRow.id == video_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise StoreError(f"There is no video with id {video_id}; it may have been removed already.")
+            self._changed(VideosChanged(video_id))
             log.info("Removed video %d", video_id)
 
 

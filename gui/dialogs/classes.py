@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from core.store.records import BACKGROUND
-from gui.app_state import AppState
+from gui.state import ProjectState
 
 
 class ClassesDialog(QDialog):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("Label classes")

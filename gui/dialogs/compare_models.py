@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from core.learning.assessment import ModelEvaluation
 from core.store.records import ModelVersion
 from gui.learning_jobs import Comparison
-from gui.learning_state import LearningState
+from gui.state.learning import LearningState
 
 Row = tuple[str, tuple[str, ...]]
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.learning.training import MODE_HELP, MODES, TrainConfig, estimate_seconds
 from core.learning.training.config import Mode
-from gui.learning_state import LearningState
+from gui.state.learning import LearningState
 
 
 def duration_text(seconds: float) -> str:

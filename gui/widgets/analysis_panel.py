@@ -6,12 +6,13 @@ import math
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from gui.app_state import ANALYSE_JOB, AppState
 from gui.jobs import AnalysisProgress
+from gui.state import JobRunner
+from gui.state.runner import ANALYSE_JOB
 
 
 class AnalysisPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.bar = QProgressBar()

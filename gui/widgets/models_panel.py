@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
@@ -21,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.store.records import ModelVersion
-from gui.learning_state import COMPARE_JOB, EXPORT_JOB, IMPORT_JOB, LearningState
+from gui import file_dialogs
+from gui.state.learning import COMPARE_JOB, EXPORT_JOB, IMPORT_JOB, LearningState
 
 COLUMNS = ("", "#", "Mode", "Val F1", "Created", "Parent", "Name")
 
@@ -74,6 +74,7 @@ class ModelsPanel(QWidget):
         self.import_button.clicked.connect(self.import_file)
         buttons = QHBoxLayout()
         for button in (self.use, self.compare, self.export, self.import_button):
+            button.setMinimumWidth(56)  # the dock column may be narrow: the video gets the room
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -87,7 +88,7 @@ class ModelsPanel(QWidget):
     def refresh(self) -> None:
         selected = set(self.selected_ids())
         versions = self.learning.versions()
-        active = self.learning.state.model
+        active = self.learning.project.model
         active_id = active.id if active is not None else None
         self.table.blockSignals(True)
         self.table.clearSelection()
@@ -142,14 +143,14 @@ class ModelsPanel(QWidget):
         ids = self.selected_ids()
         if len(ids) != 1:
             return
-        out, _ = QFileDialog.getSaveFileName(
+        out, _ = file_dialogs.save_file(
             self, "Export model version", f"model-{ids[0]}.safetensors", "Checkpoints (*.safetensors)"
         )
         if out:
             self.learning.export_model(ids[0], out)
 
     def import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = file_dialogs.open_file(
             self,
             "Import weights",
             "",
@@ -160,7 +161,7 @@ class ModelsPanel(QWidget):
 
     def _update_buttons(self) -> None:
         n = len(self.selected_ids())
-        jobs = self.learning.state.jobs
+        jobs = self.learning.runner.jobs
         self.use.setEnabled(n == 1 and not self.learning.training)
         self.compare.setEnabled(n == 2 and not jobs.is_running(COMPARE_JOB))
         self.export.setEnabled(n == 1 and not jobs.is_running(EXPORT_JOB))

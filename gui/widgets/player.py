@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.app_state import AppState
 from gui.frame_source import FrameSource
 from gui.playback import MAX_SPEED, MIN_SPEED, Playback
+from gui.state import CurrentVideo
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class VideoView(QWidget):
         self.shown_exact = True  # False while a scrubbing-proxy frame stands in for the original's
         self.placeholder = "No video open — use “Add videos…” or “Open the demo”"
         self.setMinimumSize(240, 160)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where the keyboard comes home (Esc)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:
@@ -75,7 +76,7 @@ class VideoView(QWidget):
 
 
 class Player(QWidget):
-    def __init__(self, state: AppState, playback: Playback, parent: QWidget | None = None) -> None:
+    def __init__(self, state: CurrentVideo, playback: Playback, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.playback = playback
@@ -94,10 +95,11 @@ class Player(QWidget):
         self.speed.setDecimals(1)
         self.speed.setValue(1.0)
         self.speed.setSuffix("×")
-        self.speed.setToolTip("Playback speed (0.1× to 8×)")
+        self.speed.setToolTip("Playback speed, 0.1× to 8× (Ctrl+Up / Ctrl+Down)")
         self.speed.valueChanged.connect(playback.set_speed)
         self.controls = QHBoxLayout()
         self.controls.setContentsMargins(4, 0, 4, 0)
+        self.controls.setSpacing(1)
         self.controls.addStretch(1)
 
         layout = QVBoxLayout(self)
@@ -105,7 +107,6 @@ class Player(QWidget):
         layout.addWidget(self.view, 1)
         bar = QHBoxLayout()
         bar.addLayout(self.controls)
-        bar.addWidget(QLabel("Speed"))
         bar.addWidget(self.speed)
         bar.addSpacing(12)
         bar.addWidget(self.position)
@@ -115,6 +116,7 @@ class Player(QWidget):
         self.view.resized.connect(self._on_resized)
         self.frames.failed.connect(lambda text: state.error.emit(text, ""))
         self.frames.message.connect(state.message)
+        self._fix_position_width()
         state.video_changed.connect(self._on_video)
         state.frame_changed.connect(self._on_frame)
         self._update_position()
@@ -123,6 +125,7 @@ class Player(QWidget):
         self.controls.insertWidget(self.controls.count() - 1, button)
 
     def _on_video(self) -> None:
+        self._fix_position_width()
         self.view.set_image(0, None)
         self.frames.open(self.state.video, self.state.store.files_dir)
         if self.state.video is not None:
@@ -153,6 +156,13 @@ class Player(QWidget):
         total = state.frame_count
         now, end = state.seconds(state.frame), state.seconds(total)
         self.position.setText(f"frame {state.frame} / {total - 1}   {format_time(now)} / {format_time(end)}")
+
+    def _fix_position_width(self) -> None:
+        """As wide as this video's longest position text, so the bar never shifts while playing."""
+        total = max(self.state.frame_count, 1)
+        end = format_time(self.state.seconds(total))
+        widest = f"frame {total - 1} / {total - 1}   {end} / {end}".replace("1", "8")
+        self.position.setFixedWidth(self.position.fontMetrics().horizontalAdvance(widest) + 8)
 
     def shutdown(self) -> None:
         self.frames.shutdown()

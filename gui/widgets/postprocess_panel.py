@@ -5,11 +5,11 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from core.analysis.postprocess import PostprocessParams
-from gui.app_state import AppState
+from gui.state import CurrentVideo
 
 
 class PostprocessPanel(QWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: CurrentVideo, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._loading = False
@@ -23,7 +23,7 @@ class PostprocessPanel(QWidget):
         for box in (self.open_threshold, self.close_threshold):
             box.setRange(0.0, 1.0)
             box.setSingleStep(0.05)
-            box.setDecimals(2)
+            box.setDecimals(3)
         self.min_length = QSpinBox()
         self.min_length.setRange(1, 100000)
         self.min_length.setSuffix(" frames")

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from gui.learning_state import LearningState, describe
+from gui.state.learning import LearningState, describe
 
 DISAGREES_COLOR = "#e06060"
 
@@ -52,7 +52,7 @@ class ReviewPanel(QWidget):
                 item.setToolTip("The model is unsure here: a label at this place teaches it most.")
             self.list.addItem(item)
         disagree = sum(1 for i in items if i.reason == "disagrees")
-        if self.learning.state.predictions is None:
+        if self.learning.current.predictions is None:
             self.header.setText("Analyse this video to see where the model needs you.")
         elif not items:
             self.header.setText("Nothing to review: the model agrees with every label.")

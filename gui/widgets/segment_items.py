@@ -10,6 +10,9 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
+BACKGROUND_BASE = QColor("#3a3a3a")
+BACKGROUND_HATCH = QColor("#b8b8b8")
+
 
 @dataclass(frozen=True)
 class Span:
@@ -17,13 +20,16 @@ class Span:
     end: int
     color: str
     hatched: bool = False  # accepted predictions are drawn hatched, human labels solid
+    background: bool = False  # "nothing happens here": a light cross-hatch, unlike any class colour
 
 
 class SpansItem(pg.GraphicsObject):
     """Ranges ``[start, end)`` drawn as rectangles between ``y0`` and ``y1``.
 
     Only the spans inside the visible x range are painted, and spans narrower than a pixel
-    still get one, so a one-hour video with thousands of segments redraws quickly.
+    still get one, so a one-hour video with thousands of segments redraws quickly. Spans may
+    overlap (predicted events of different classes do), so their ends are not sorted: the
+    search runs on the running maximum of the ends, which is.
     """
 
     def __init__(self, y0: float, y1: float) -> None:
@@ -32,6 +38,7 @@ class SpansItem(pg.GraphicsObject):
         self._spans: list[Span] = []
         self._starts = np.empty(0, dtype=np.int64)
         self._ends = np.empty(0, dtype=np.int64)
+        self._reach = np.empty(0, dtype=np.int64)  # the furthest end of spans[:i + 1]
         self._extent = 1
 
     def set_spans(self, spans: list[Span], extent: int) -> None:
@@ -39,8 +46,16 @@ class SpansItem(pg.GraphicsObject):
         self._spans = sorted(spans, key=lambda s: s.start)
         self._starts = np.array([s.start for s in self._spans], dtype=np.int64)
         self._ends = np.array([s.end for s in self._spans], dtype=np.int64)
+        self._reach = np.maximum.accumulate(self._ends) if len(self._ends) else self._ends
         self._extent = max(extent, 1)
         self.update()
+
+    def visible_slice(self, lo: float, hi: float) -> tuple[int, int]:
+        """Indexes [first, last) of the spans that may show in x range [lo, hi]: every span
+        before ``first`` ends (with all before it) by ``lo``; every one from ``last`` starts after ``hi``."""
+        first = int(np.searchsorted(self._reach, lo, side="right"))
+        last = int(np.searchsorted(self._starts, hi, side="left"))
+        return first, last
 
     def boundingRect(self) -> QRectF:
         return QRectF(0.0, self._y0, float(self._extent), self._y1 - self._y0)
@@ -52,13 +67,21 @@ class SpansItem(pg.GraphicsObject):
             return
         view = self.getViewBox()
         lo, hi = (0.0, float(self._extent)) if view is None else view.viewRange()[0]
-        first = int(np.searchsorted(self._ends, lo, side="right"))
-        last = int(np.searchsorted(self._starts, hi, side="left"))
+        first, last = self.visible_slice(lo, hi)
         px = self.pixelWidth() or 0.0
         painter.setPen(Qt.PenStyle.NoPen)
         for span in self._spans[first:last]:
+            if span.end <= lo:  # ends before the view, though a span before it reaches in
+                continue
             width = max(float(span.end - span.start), px)
             color = QColor(span.color)
+            rect = QRectF(span.start, self._y0, width, self._y1 - self._y0)
+            if span.background:
+                painter.setBrush(QBrush(BACKGROUND_BASE))
+                painter.drawRect(rect)
+                painter.setBrush(QBrush(BACKGROUND_HATCH, Qt.BrushStyle.DiagCrossPattern))
+                painter.drawRect(rect)
+                continue
             if span.hatched:
                 painter.setBrush(QBrush(color.lighter(130), Qt.BrushStyle.BDiagPattern))
                 painter.drawRect(QRectF(span.start, self._y0, width, self._y1 - self._y0))

@@ -18,8 +18,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.store.classes import PALETTE
-from core.store.records import Segment, SegmentSource
-from gui.app_state import AppState
+from core.store.records import BACKGROUND, Segment, SegmentSource
+from gui.state import CurrentVideo, ProjectState
 from gui.widgets.segment_items import OutlineItem, Span, SpansItem
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,9 @@ class TrackViewBox(SeekViewBox):
 class Timeline(QWidget):
     visible_range_changed = Signal(float, float)
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: CurrentVideo, project: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state, self.project = state, project
         self._frame_count = 1
         self._curves: list[pg.PlotDataItem] = []
         self._syncing = False
@@ -194,6 +194,8 @@ class Timeline(QWidget):
         self.overview = self.view.addPlot(row=2, col=0, viewBox=self.overview_box)
         self.overview.getAxis("left").setTicks([[(1.0, "overview")]])
         self.overview.setYRange(0, 2, padding=0)
+        self.overview.hideAxis("bottom")  # the lanes above carry the frame numbers
+        self.overview.setMaximumHeight(44)  # a strip: the probabilities get the height
         self.overview_labels = SpansItem(*LABEL_LANE)
         self.overview_events = SpansItem(*EVENT_LANE)
         self.overview.addItem(self.overview_labels)
@@ -203,6 +205,7 @@ class Timeline(QWidget):
 
         for plot in (self.probs, self.tracks, self.overview):
             plot.getAxis("left").setWidth(64)
+            plot.hideButtons()  # pyqtgraph's "A" (auto-range): Ctrl+0 shows the whole video
         self.view.ci.layout.setRowStretchFactor(0, 5)
         self.view.ci.layout.setRowStretchFactor(1, 3)
         self.view.ci.layout.setRowStretchFactor(2, 1)
@@ -216,8 +219,8 @@ class Timeline(QWidget):
         self.probs.sigXRangeChanged.connect(self._view_moved)
         state.video_changed.connect(self._on_video)
         state.labels_changed.connect(self._on_labels)
-        state.classes_changed.connect(self._on_labels)
-        state.classes_changed.connect(self._on_predictions)
+        project.classes_changed.connect(self._on_labels)
+        project.classes_changed.connect(self._on_predictions)
         state.predictions_changed.connect(self._on_predictions)
         state.selection_changed.connect(self._on_selection)
         state.frame_changed.connect(self._on_frame)
@@ -265,19 +268,21 @@ class Timeline(QWidget):
         self._on_frame(self.state.frame)
 
     def _class_color(self, name: str, index: int) -> str:
-        for cls in self.state.classes:
+        for cls in self.project.classes:
             if cls.name.casefold() == name.casefold():
                 return cls.color
         return PALETTE[index % len(PALETTE)]
 
     def _on_labels(self) -> None:
-        colors = {c.id: c.color for c in self.state.classes}
+        colors = {c.id: c.color for c in self.project.classes}
+        background = {c.id for c in self.project.classes if c.name == BACKGROUND}
         spans = [
             Span(
                 s.start_frame,
                 s.end_frame,
                 colors.get(s.class_id, "#888888"),
                 s.source is SegmentSource.ACCEPTED,
+                s.class_id in background,
             )
             for s in self.state.segments
         ]

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from core.learning.training import TrainingProgress, TrainingResult
-from gui.learning_state import LearningState
+from gui.state.learning import LearningState
 
 LOSS_COLOR = "#4da6ff"
 F1_COLOR = "#ffb000"
@@ -29,6 +29,7 @@ class TrainingPanel(QWidget):
         self.bar.setValue(0)
         self.bar.setTextVisible(False)
         self.left = QLabel()
+        self._result_id: int | None = None  # the model the last run in this session made
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
         self.cancel.clicked.connect(learning.cancel_training)
@@ -57,9 +58,29 @@ class TrainingPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.plot, 1)
 
+        learning.project.model_changed.connect(self._on_model)
         learning.training_progress.connect(self._on_progress)
         learning.training_finished.connect(self._on_finished)
-        learning.state.jobs.changed.connect(self._on_jobs)
+        learning.runner.jobs.changed.connect(self._on_jobs)
+        self._on_model()
+
+    def _on_model(self) -> None:
+        """Between runs the panel names the active model, so a restart does not forget it."""
+        model = self.learning.project.model
+        if self.learning.training or (model is not None and model.id == self._result_id):
+            return  # the run's own report is more detailed
+        if model is None:
+            self.status.setText("No training run yet: Model › Fine-tune…")
+        elif model.untrained:
+            self.status.setText(f"Model #{model.id} is untrained: Model › Fine-tune… on your labels.")
+        else:
+            text = (
+                f"Model #{model.id} {model.name}" + (f" ({model.mode})" if model.mode else "") + " is active"
+            )
+            f1 = model.metrics.get("val_macro_f1")
+            if isinstance(f1, int | float) and math.isfinite(f1):
+                text += f": val macro-F1 {f1:.3f}"
+            self.status.setText(text + ".")
 
     def points(self) -> int:
         """Points plotted so far (loss and metric together)."""
@@ -107,6 +128,7 @@ class TrainingPanel(QWidget):
         self.left.setText("")
         self.cancel.setEnabled(False)
         if isinstance(result, TrainingResult):
+            self._result_id = result.version.id
             self.bar.setValue(1000)
             m = result.metrics
             early = " (stopped early)" if result.stopped_early else ""

@@ -1,49 +1,69 @@
-"""The project's videos with their state; double-click (or Enter) opens one."""
+"""The project's videos with their state; double-click (or Enter) opens one.
+
+Opening a video refreshes this list, so the list is updated in place (never cleared while
+one of its own signals is being handled) and the open is queued after the click ends.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFileDialog, QListWidget, QListWidgetItem, QMenu, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QWidget
 
-from gui.app_state import AppState
+from gui import file_dialogs
+from gui.state import CurrentVideo, JobRunner, ProjectState
 
 
 class VideoList(QListWidget):
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: ProjectState, current: CurrentVideo, runner: JobRunner, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self.state = state
+        self.state, self.current, self.runner = state, current, runner
         self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a name keeps its start and its end
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWordWrap(False)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
-        self.itemActivated.connect(self._open)
-        self.itemDoubleClicked.connect(self._open)
+        self.itemActivated.connect(self._open)  # a double-click or Enter, once (per the style)
         state.videos_changed.connect(self.refresh)
-        state.video_changed.connect(self.refresh)
+        current.video_changed.connect(self.refresh)
+        runner.analysing_changed.connect(self.refresh)
 
     def refresh(self) -> None:
         selected = set(self.selected_ids())
-        current = self.state.video.id if self.state.video is not None else None
-        self.clear()
-        for status in self.state.statuses:
+        current = self.current.video.id if self.current.video is not None else None
+        ids = [s.video.id for s in self.state.statuses]
+        if ids != [self.item(r).data(Qt.ItemDataRole.UserRole) for r in range(self.count())]:
+            self.clear()
+            for vid in ids:
+                item = QListWidgetItem()
+                item.setData(Qt.ItemDataRole.UserRole, vid)
+                self.addItem(item)
+        for row, status in enumerate(self.state.statuses):
             vid = status.video.id
-            item = QListWidgetItem(status.text(self.state.analysing.get(vid)))
-            item.setData(Qt.ItemDataRole.UserRole, vid)
+            item = self.item(row)
+            detail = status.text(self.runner.analysing.get(vid)).removeprefix(f"{status.name} — ")
+            item.setText(f"{status.name}\n{detail}")
             item.setToolTip(status.video.path)
             if status.missing:
                 item.setForeground(QColor("#e06060"))
-            if vid == current:
-                font = item.font()
-                font.setBold(True)
-                item.setFont(font)
-            self.addItem(item)
+            else:
+                item.setData(Qt.ItemDataRole.ForegroundRole, None)
+            font = item.font()
+            font.setBold(vid == current)
+            item.setFont(font)
             item.setSelected(vid in selected)
 
     def selected_ids(self) -> list[int]:
         return [int(i.data(Qt.ItemDataRole.UserRole)) for i in self.selectedItems()]
 
     def _open(self, item: QListWidgetItem) -> None:
-        self.state.open_video(int(item.data(Qt.ItemDataRole.UserRole)))
+        video_id = int(item.data(Qt.ItemDataRole.UserRole))
+        if self.current.video is not None and self.current.video.id == video_id:
+            return  # already open: keep the playhead where it is
+        QTimer.singleShot(0, self, lambda: self.current.open_video(video_id))
 
     def _menu(self, pos: QPoint) -> None:
         item = self.itemAt(pos)
@@ -51,11 +71,11 @@ class VideoList(QListWidget):
             return
         video_id = int(item.data(Qt.ItemDataRole.UserRole))
         menu = QMenu(self)
-        menu.addAction("Open", lambda: self.state.open_video(video_id))
+        menu.addAction("Open", lambda: self.current.open_video(video_id))
         menu.addAction("Relink…", lambda: self._relink(video_id))
         menu.exec(self.mapToGlobal(pos))
 
     def _relink(self, video_id: int) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Where is this video now?")
+        path = file_dialogs.open_file(self, "Where is this video now?")
         if path:
             self.state.relink(video_id, path)

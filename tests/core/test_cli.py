@@ -64,10 +64,52 @@ def test_infer_label_and_export_both_formats(tmp_path: Path, demo, db_url: str, 
     assert set(gt) == {"version", "taxonomy", "database"}
 
 
-def test_rerunning_infer_resumes_instead_of_recomputing(tmp_path: Path, demo, db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert _run(capsys, "--db", db_url, "infer", str(demo.path), "--batch", "8", "--device", "cpu")[0] == 0
+def test_rerunning_infer_resumes_instead_of_recomputing(
+    tmp_path: Path, demo, db_url: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl+C after the first batch, then re-run: only the missing windows go through the network."""
+    import core.analysis.inference as inference
+    import core.cli.infer_cmd as infer_cmd
+    from core.store import open_store
+
+    computed: list[int] = []
+    run_model = inference._run_model
+
+    def counting(model, item, *args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.extend(item.starts)
+        return run_model(model, item, *args, **kwargs)
+
+    def ctrl_c(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    def stored() -> dict[int, list[float]]:
+        with open_store(db_url) as store:
+            run = store.predictions.latest_run(1)
+            assert run is not None
+            starts, probs = store.predictions.windows(run.id)
+        return {int(s): p.tolist() for s, p in zip(starts, probs, strict=True)}
+
+    monkeypatch.setattr(inference, "_run_model", counting)
+    with monkeypatch.context() as interrupted:
+        interrupted.setattr(infer_cmd, "progress_bar", ctrl_c)  # the user presses Ctrl+C
+        code, _, err = _run(
+            capsys, "--db", db_url, "infer", str(demo.path), "--batch", "2", "--device", "cpu"
+        )
+    assert code == 130 and "a re-run resumes" in err
+    first = stored()
+    assert sorted(first) == sorted(computed) and len(first) == 2
+
+    computed.clear()
+    code, out, _ = _run(capsys, "--db", db_url, "infer", str(demo.path), "--batch", "2", "--device", "cpu")
+    assert code == 0 and "complete, 6/6 windows" in out
+    assert len(computed) == 4 and not set(computed) & set(first)  # the stored two were not recomputed
+    after = stored()
+    assert len(after) == 6 and {s: after[s] for s in first} == first
+
+    computed.clear()
     code, out, _ = _run(capsys, "--db", db_url, "infer", str(demo.path), "--device", "cpu")
     assert code == 0 and "complete, 6/6 windows" in out
+    assert computed == []  # a finished run is not computed again
 
 
 @pytest.mark.parametrize(
@@ -92,9 +134,26 @@ def test_user_errors_exit_non_zero_with_one_clear_line(
 
 
 def test_segment_outside_the_video_is_refused(tmp_path: Path, demo, db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Checked once the true frame count is known (the first analysis records it, as here)."""
+    import numpy as np
+
+    from core.store import open_store
+
     assert _run(capsys, "--db", db_url, "videos", "add", str(demo.path))[0] == 0
-    code, _, err = _run(capsys, "--db", db_url, "segments", "add", "1", "20", "10", "background")
-    assert code != 0 and err.startswith("error: ")
+    frames = demo.frame_count  # 50
+    with open_store(db_url) as store:
+        store.videos.set_index(1, frames, np.arange(frames) / 25.0)
+        store.classes.add("flash")
+    for start, end in ((frames - 5, frames + 5), (frames, frames + 10)):
+        code, _, err = _run(
+            capsys, "--db", db_url, "segments", "add", "1", str(start), str(end), "background"
+        )
+        assert code != 0 and err.startswith("error: ") and "Traceback" not in err
+    assert _run(capsys, "--db", db_url, "segments", "list", "1")[1] == ""  # nothing was stored
+    code, _, err = _run(
+        capsys, "--db", db_url, "segments", "add", "1", str(frames - 5), str(frames), "background"
+    )
+    assert code == 0, err  # the last frames themselves are fine
 
 
 def test_db_env_var_selects_the_store(tmp_path: Path, demo, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]

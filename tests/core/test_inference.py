@@ -109,7 +109,8 @@ def _round_to_bf16(model: torch.nn.Module) -> list[torch.utils.hooks.RemovableHa
 def test_bf16_probabilities_stay_within_0_02_of_fp32(tmp_path: Path) -> None:
     """The reduced-precision path must not change what the user sees: max |Δp| ≤ 0.02 on
     decisive (not uniform) probabilities. Real bf16 autocast where the CPU computes bf16
-    natively, a faithful fp32 emulation of its rounding elsewhere."""
+    natively, a faithful fp32 emulation of its rounding elsewhere. (That choose_device picks bf16
+    and infer_windows really runs under autocast is tested below on a model small enough.)"""
     from core.media.demo import generate_demo_video
     from core.model.device import cpu_has_native_bf16
     from core.model.network import new_model
@@ -133,4 +134,92 @@ def test_bf16_probabilities_stay_within_0_02_of_fp32(tmp_path: Path) -> None:
     bf16 = probs(torch.bfloat16 if native else None, emulate=not native)
     assert fp32.max() > 0.5, "the check needs decisive probabilities to mean anything"
     assert not np.array_equal(bf16, fp32), "bf16 rounding must actually have happened"
+    assert np.abs(bf16 - fp32).max() <= 0.02
+
+
+CPUINFO = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse sse2 avx2 avx512f {extra}\n\n"
+
+
+@pytest.fixture
+def fake_cpuinfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Make /proc/cpuinfo say what the test wants, on a machine with no GPU; returns a setter."""
+    import core.model.device as device_module
+
+    real_path = device_module.Path
+    fake = tmp_path / "cpuinfo"
+    monkeypatch.setattr(
+        device_module, "Path", lambda p: real_path(fake) if str(p) == "/proc/cpuinfo" else real_path(p)
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+    def set_flags(extra: str) -> None:
+        fake.write_text(CPUINFO.format(extra=extra), encoding="ascii")
+        device_module.cpu_has_native_bf16.cache_clear()
+
+    yield set_flags
+    device_module.cpu_has_native_bf16.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("flags", "precision", "expected"),
+    [
+        ("avx512_bf16", "auto", torch.bfloat16),
+        ("amx_bf16 amx_tile", "auto", torch.bfloat16),
+        ("avx512_vnni", "auto", None),  # no native bf16: emulated bf16 would be far slower
+        ("", "auto", None),
+        ("avx512_bf16", "fp32", None),  # the user can always force fp32
+    ],
+)
+def test_choose_device_takes_bf16_only_where_the_cpu_computes_it(
+    fake_cpuinfo, flags: str, precision: str, expected: torch.dtype | None
+) -> None:  # type: ignore[no-untyped-def]
+    from core.model.device import choose_device
+
+    fake_cpuinfo(flags)
+    for name in ("auto", "cpu"):
+        choice = choose_device(name, precision)
+        assert choice.device.type == "cpu" and choice.autocast_dtype is expected
+        assert choice.label == ("CPU (bf16)" if expected is torch.bfloat16 else "CPU (fp32)")
+
+
+class _TinyC3D(torch.nn.Module):
+    """Enough of the network's interface for infer_windows, small enough for real bf16 on any CPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(5)
+        self.conv = torch.nn.Conv3d(3, 8, 3, padding=1)
+        self.head = torch.nn.Linear(8, 3)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * 2)
+        self.conv_dtypes: list[torch.dtype] = []
+        self.conv.register_forward_hook(lambda _m, _a, out: self.conv_dtypes.append(out.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3, 4)))
+
+
+def test_inference_runs_under_the_autocast_choose_device_picked(tmp_path: Path, fake_cpuinfo) -> None:  # type: ignore[no-untyped-def]
+    """The real path: choose_device on a bf16 CPU, then infer_windows' autocast, not test hooks."""
+    from core.model.device import choose_device
+
+    spec = InputSpec(resize=(24, 24), crop=None, color_order="RGB")
+    path = write_mjpeg_avi(tmp_path / "v.avi", 40, size=(112, 112))
+
+    def run(flags: str) -> tuple[np.ndarray, list[torch.dtype]]:
+        fake_cpuinfo(flags)
+        model = _TinyC3D().eval()
+        with VideoReader(path) as reader:
+            batches = list(infer_windows(reader, model, spec, choose_device("cpu"), stride=8, batch_size=2))
+        return np.concatenate([b.probs for b in batches]), model.conv_dtypes
+
+    fp32, fp32_dtypes = run("")
+    bf16, bf16_dtypes = run("avx512_bf16")
+    assert set(fp32_dtypes) == {torch.float32}
+    assert set(bf16_dtypes) == {torch.bfloat16}  # the convolutions really ran in bf16
+    assert bf16.dtype == np.float32 and np.allclose(bf16.sum(axis=1), 1.0, atol=1e-5)
+    assert fp32.max() > 0.5, "the comparison needs decisive probabilities to mean anything"
+    assert not np.array_equal(bf16, fp32)
     assert np.abs(bf16 - fp32).max() <= 0.02

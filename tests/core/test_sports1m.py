@@ -153,10 +153,24 @@ def test_calibrate_stops_at_max_clips_without_pulling_more(imported: tuple[C3D_B
     assert model.training
 
 
-def test_calibrate_with_no_clips_changes_nothing() -> None:
-    with torch.device("meta"):
-        model = C3D_BN(2)
+@pytest.mark.parametrize("training", [True, False])
+def test_calibrate_with_no_clips_changes_nothing(untrained_model: C3D_BN, training: bool) -> None:
+    model = copy.deepcopy(untrained_model)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():  # BN state that differs from the defaults, so a reset would show
+        for name in BN_LAYERS:
+            bn = getattr(model, name)
+            for tensor in (bn.weight, bn.bias, bn.running_mean):
+                tensor.copy_(torch.randn(tensor.shape, generator=generator))
+            bn.running_var.copy_(torch.rand(bn.running_var.shape, generator=generator) + 0.5)
+    model.train(training)
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+
     assert calibrate_bn(model, iter([]), max_clips=10) == 0
+    after = model.state_dict()
+    assert after.keys() == before.keys()
+    assert [key for key in before if not torch.equal(after[key], before[key])] == []
+    assert model.training is training
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,7 +69,7 @@ def test_reopening_is_a_no_op_upgrade(db_url: str, caplog: pytest.LogCaptureFixt
         assert len(second.segments.list(video.id)) == 1
         assert [c.name for c in second.classes.list()] == [BACKGROUND]
         with second.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_corrupt_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -100,7 +99,7 @@ def test_memory_database_works(url: str, tmp_path: Path, monkeypatch: pytest.Mon
     with open_store(url) as store:
         added = store.classes.add("walk")
         assert store.classes.by_name(" WALK ") == added
-        assert store.files_dir == tmp_path / "xdg" / "c3d-labeller" / "files"
+        assert store.files_dir.parent == tmp_path / "xdg" / "c3d-labeller" / "files"
 
 
 def test_another_file_url_form_works(tmp_path: Path) -> None:
@@ -154,7 +153,10 @@ def test_resolve_db_url_prefers_cli_then_env_then_default(
 def test_files_dir_sits_beside_a_sqlite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert paths.files_dir_for(f"sqlite:///{tmp_path / 'p.sqlite3'}") == tmp_path / "p_files"
-    assert paths.files_dir_for("postgresql://u@h/db") == tmp_path / "xdg" / "c3d-labeller" / "files"
+    assert (
+        paths.files_dir_for("postgresql://u@h/db")
+        == tmp_path / "xdg" / "c3d-labeller" / "files" / "postgresql-h-db"
+    )
     assert (tmp_path / "p_files").is_dir()
 
 
@@ -165,9 +167,9 @@ def test_reads_do_not_wait_for_a_writer(store: Store, db_url: str) -> None:
         writer.execute(
             "INSERT INTO label_classes (name, name_key, color, position) VALUES ('x', 'x', '#000000', 9)"
         )
-        started = time.perf_counter()
-        assert [c.name for c in store.classes.list()] == [BACKGROUND]  # the committed state only
-        assert time.perf_counter() - started < 2.0
+        # A read that needed the lock would wait out busy_timeout and fail; it returns at once
+        # with the committed state only.
+        assert [c.name for c in store.classes.list()] == [BACKGROUND]
     finally:
         writer.execute("ROLLBACK")
         writer.close()

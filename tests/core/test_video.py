@@ -104,14 +104,19 @@ def test_frames_past_the_first_gop_are_exact_on_long_gop(clips: dict[str, Path])
         assert np.array_equal(reader.frame(i), seq[i])
 
 
-def test_frame_twice_is_cached_and_a_copy(clips: dict[str, Path]) -> None:
+def test_frame_twice_is_cached_and_a_copy(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     reader = VideoReader(clips["h264_mp4"])
     first = reader.frame(200)
-    stats = dict(reader._stats)
-    first[:] = 0
+    reader.frame(210)  # the decoder moves past 200: reading 200 again would mean decoding it again
+    grabs: list[int] = []
+    grab = video_module._Decoder.grab
+    monkeypatch.setattr(video_module._Decoder, "grab", lambda dec: grabs.append(1) or grab(dec))
+    first[:] = 0  # drawing on a returned frame must not reach the cache
     again = reader.frame(200)
-    assert reader._stats == stats
+    assert grabs == []  # served from the cache: nothing decoded
     assert videos.read_number(again) == 200
+    again[:] = 0  # nor drawing on a frame served from the cache
+    assert videos.read_number(reader.frame(200)) == 200
 
 
 def test_iteration_is_independent_of_frame_access(clips: dict[str, Path]) -> None:

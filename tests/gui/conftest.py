@@ -73,12 +73,13 @@ def tiny_video(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def window(qtbot: Any, store: Store, warnings_shown: list[str]) -> Iterator[Any]:
-    from gui.app_state import AppState
+    from core.project import Project
     from gui.main_window import MainWindow
+    from gui.state import AppModels
 
-    state = AppState(store)
-    win = MainWindow(state, QSettings())
+    win = MainWindow(AppModels.create(Project(store)), QSettings())
     qtbot.addWidget(win)
+    win.resize(1280, 820)  # the offscreen screen is small; tests aim drags of a few frames
     win.show()
     qtbot.waitExposed(win)
     yield win
@@ -86,11 +87,11 @@ def window(qtbot: Any, store: Store, warnings_shown: list[str]) -> Iterator[Any]
 
 
 def open_video(qtbot: Any, win: Any, path: Path) -> None:
-    win.state.add_videos([str(path)])
-    qtbot.waitUntil(lambda: win.state.video is not None and win.player.view.shown_frame == 0, timeout=15000)
+    win.project.add_videos([str(path)])
+    qtbot.waitUntil(lambda: win.current.video is not None and win.player.view.shown_frame == 0, timeout=15000)
     # The add job's thread finishes just after its result arrives; a second add before then is
     # refused as "already running", so let it end before the test goes on.
-    qtbot.waitUntil(lambda: not win.state.jobs.is_running("add videos"), timeout=15000)
+    qtbot.waitUntil(lambda: not win.runner.is_running("add videos"), timeout=15000)
 
 
 def mouse(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
 
 from core.store import Store
 from core.store.records import RunStatus
-from gui.app_state import ANALYSE_JOB
+from gui.state.runner import ANALYSE_JOB
 from tests.gui.conftest import open_video
 
 
@@ -21,36 +19,31 @@ def test_cancel_midway_then_analyse_to_completion(
     qtbot: Any, window: Any, store: Store, tiny_video: Path, warnings_shown: list[str]
 ) -> None:
     open_video(qtbot, window, tiny_video)
-    state = window.state
-    vid = state.video.id
+    state = window
+    vid = state.current.video.id
 
-    # The event loop keeps turning while the model runs: a 16 ms timer is never starved.
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start(16)
+    # The event loop keeps turning while the model runs: progress shows and Cancel works midway
+    # (how late a GUI timer gets during analysis is measured in benchmarks/gui.py, not here).
 
-    state.analyse([vid], stride=2, batch_size=1)  # 13 windows, one per batch
+    state.current.analyse([vid], stride=2, batch_size=1)  # 13 windows, one per batch
     assert window.analysis.isVisible()
     assert not window.actions_by_name["analyse_selected"].isEnabled()
     qtbot.waitUntil(lambda: window.analysis.bar.value() >= 1, timeout=60000)
     window.analysis.cancel.click()
-    qtbot.waitUntil(lambda: not state.jobs.is_running(ANALYSE_JOB), timeout=60000)
-    timer.stop()
+    qtbot.waitUntil(lambda: not state.runner.jobs.is_running(ANALYSE_JOB), timeout=60000)
     run = store.predictions.latest_run(vid)
     assert run is not None and run.status is RunStatus.CANCELLED
     assert 1 <= run.windows_done < run.windows_total == 13
-    assert state.predictions is not None and not state.predictions.complete
-    assert np.isnan(state.predictions.frame_scores).any()  # unscored frames stay unknown
+    assert state.current.predictions is not None and not state.current.predictions.complete
+    assert np.isnan(state.current.predictions.frame_scores).any()  # unscored frames stay unknown
     assert "UNTRAINED" in window.model_label.text()
-    assert len(ticks) > 10 and float(np.max(np.diff(ticks))) < 1.0
 
     window.videos.item(0).setSelected(True)
     window.actions_by_name["analyse_selected"].trigger()  # stride 8: 4 windows
-    qtbot.waitUntil(lambda: not state.jobs.is_running(ANALYSE_JOB), timeout=90000)
+    qtbot.waitUntil(lambda: not state.runner.jobs.is_running(ANALYSE_JOB), timeout=90000)
     run = store.predictions.latest_run(vid)
     assert run is not None and run.status is RunStatus.COMPLETE and run.windows_done == run.windows_total == 4
-    preds = state.predictions
+    preds = state.current.predictions
     assert preds is not None and preds.complete and preds.untrained
     assert not np.isnan(preds.frame_scores).any()
     assert len(window.timeline._curves) == len(preds.class_names) - 1  # background is not plotted

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QDialog, QFileDialog
+from PySide6.QtWidgets import QDialog
 
 from core.store import Store
 from core.store.records import NewSegment
+from gui import file_dialogs
 from gui.dialogs import import_labels
 from tests.gui.conftest import open_video
 
@@ -32,11 +33,11 @@ def test_export_this_video_writes_the_chosen_format(
     suffix: str,
 ) -> None:
     open_video(qtbot, window, tiny_video)
-    video = window.state.video
+    video = window.current.video
     groom = store.classes.add("groom")
     store.segments.add(video.id, NewSegment(groom.id, 4, 12))
     out = tmp_path / f"exported{suffix}"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), f"{fmt} (*{suffix})"))
+    monkeypatch.setattr(file_dialogs, "save_file", lambda *a, **k: (str(out), f"{fmt} (*{suffix})"))
     _trigger(window, "export_video")
     assert out.exists()
     if fmt == "csv":
@@ -53,10 +54,10 @@ def test_import_labels_menu_commits_and_redraws(
     qtbot: Any, window: Any, store: Store, tiny_video: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:
     open_video(qtbot, window, tiny_video)
-    video = window.state.video
+    video = window.current.video
     labels = tmp_path / "in.csv"
     labels.write_text(f"video,class,start_frame,end_frame\n{video.path},rear,2,9\n", encoding="utf-8")
-    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(labels)], ""))
+    monkeypatch.setattr(file_dialogs, "open_files", lambda *a, **k: [str(labels)])
 
     def accept_with_new_classes(dialog: import_labels.ImportDialog) -> int:
         dialog.create_classes.setChecked(True)
@@ -69,5 +70,5 @@ def test_import_labels_menu_commits_and_redraws(
     assert [(s.class_name, s.start_frame, s.end_frame) for s in store.segments.list(video.id)] == [
         ("rear", 2, 9)
     ]
-    assert [(s.class_name, s.start_frame, s.end_frame) for s in window.state.segments] == [("rear", 2, 9)]
-    assert "rear" in [c.name for c in window.state.classes]
+    assert [(s.class_name, s.start_frame, s.end_frame) for s in window.current.segments] == [("rear", 2, 9)]
+    assert "rear" in [c.name for c in window.project.classes]

@@ -33,7 +33,7 @@ def _record(window: Any) -> list[tuple[int, bool, int, int]]:
 
 
 def _proxy_complete(store: Store, window: Any) -> bool:
-    proxy = ProxyLibrary(store.files_dir).open(window.state.video.content_hash)
+    proxy = ProxyLibrary(store.files_dir).open(window.current.video.content_hash)
     if proxy is None:
         return False
     proxy.close()
@@ -51,7 +51,7 @@ def test_scrubbing_shows_proxy_frames_then_the_original_once_still(
     shown = _record(window)
 
     for target in (50, 9, 33, 34, 57):
-        window.state.set_frame(target)
+        window.current.set_frame(target)
         qtbot.waitUntil(lambda t=target: (t, True) in [(f, e) for f, e, _w, _n in shown], timeout=20000)
         mine = [s for s in shown if s[0] == target]
         first, last = mine[0], mine[-1]
@@ -65,7 +65,7 @@ def test_scrubbing_shows_proxy_frames_then_the_original_once_still(
     # player comes to rest on the original's last one.
     shown.clear()
     for target in range(0, FRAMES, 4):
-        window.state.set_frame(target)
+        window.current.set_frame(target)
         qtbot.wait(1)
     qtbot.waitUntil(
         lambda: window.player.view.shown_frame == 56 and window.player.view.shown_exact, timeout=20000
@@ -79,11 +79,11 @@ def test_without_a_proxy_the_original_is_shown(qtbot: Any, window: Any, tmp_path
     window.player.frames.proxies = False
     open_video(qtbot, window, clip)
     shown = _record(window)
-    window.state.set_frame(21)
+    window.current.set_frame(21)
     qtbot.waitUntil(lambda: window.player.view.shown_frame == 21, timeout=20000)
     assert shown[-1][::3] == (21, 21)
     assert all(exact and n == f for f, exact, _w, n in shown)
-    assert not (Path(window.state.store.files_dir) / "proxies").exists()
+    assert not (Path(window.project.store.files_dir) / "proxies").exists()
 
 
 def test_fast_playback_runs_on_the_proxy_and_stops_on_the_original(

@@ -1,10 +1,8 @@
-"""The learning loop's side of the hub: fine-tuning, model versions, the review queue.
+"""The learning loop as the GUI holds it: fine-tuning, model versions, the review queue.
 
-Owned by ``AppState`` (``state.learning``) and talking to the same store; it asks ``core``
-and signals the outcome, while the app-wide signals (``model_changed``,
-``predictions_changed``) still come from ``AppState`` so the timeline, status bar and video
-list follow a new active model without knowing where it came from. Everything that loads a
-network (training, importing, evaluating) runs as a job on a worker thread.
+It asks ``core`` and signals the outcome; a new or newly active model reaches the timeline,
+status bar and video list as a store event through the bridge, so nothing here has to tell
+them. Everything that loads a network (training, importing, evaluating) runs as a job.
 """
 
 from __future__ import annotations
@@ -12,8 +10,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -27,10 +25,11 @@ from core.model.spec import DEFAULT_SPEC, InputSpec
 from core.store import Store
 from core.store.records import ModelVersion
 from gui import learning_jobs
+from gui.state.bridge import EventBridge
+from gui.state.current import CurrentVideo
+from gui.state.project import ProjectState
+from gui.state.runner import JobRunner
 from gui.workers import Worker
-
-if TYPE_CHECKING:
-    from gui.app_state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +60,16 @@ class LearningState(QObject):
     comparison_ready = Signal(object)  # learning_jobs.Comparison
     busy_changed = Signal()  # an import/export/evaluation job started or ended
 
-    def __init__(self, state: AppState) -> None:
-        super().__init__(state)
-        self.state = state
+    def __init__(
+        self,
+        project: ProjectState,
+        current: CurrentVideo,
+        runner: JobRunner,
+        bridge: EventBridge,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.project, self.current, self.runner = project, current, runner
         self.loss_points: list[tuple[float, float]] = []  # (epoch position, loss)
         self.f1_points: list[tuple[float, float]] = []  # (epoch, validation macro-F1)
         self.last_progress: TrainingProgress | None = None
@@ -75,20 +81,24 @@ class LearningState(QObject):
         self._review_timer.setSingleShot(True)
         self._review_timer.setInterval(300)
         self._review_timer.timeout.connect(self.refresh_review)
-        for signal in (state.predictions_changed, state.labels_changed, state.video_changed):
+        self._plans: dict[tuple[object, ...], TrainingPlan] = {}
+        for signal in (current.predictions_changed, current.labels_changed, current.video_changed):
             signal.connect(self._review_timer.start)
-        state.model_changed.connect(self.models_changed)
-        state.jobs.changed.connect(self.busy_changed)
+        for signal in (bridge.segments_changed, bridge.classes_changed, bridge.models_changed):
+            signal.connect(self._plans.clear)  # what a run would learn from may differ now
+        project.project_changed.connect(self._plans.clear)
+        project.model_changed.connect(self.models_changed)
+        runner.jobs.changed.connect(self.busy_changed)
 
     @property
     def store(self) -> Store:
-        return self.state.store  # follows a project switch
+        return self.project.store  # follows a project switch
 
     # --- fine-tuning ------------------------------------------------------------------------------
 
     @property
     def training(self) -> bool:
-        return self.state.jobs.is_running(TRAIN_JOB)
+        return self.runner.jobs.is_running(TRAIN_JOB)
 
     def device(self) -> tuple[str, str]:
         """(torch device type, label) training would use; asked once, torch is slow to probe."""
@@ -100,10 +110,24 @@ class LearningState(QObject):
         return self._device
 
     def labelled_videos(self) -> list[VideoStatus]:
-        return [s for s in self.state.statuses if s.labelled_pct > 0 and not s.missing]
+        return [s for s in self.project.statuses if s.labelled_pct > 0 and not s.missing]
 
     def plan(self, config: TrainConfig) -> TrainingPlan:
-        """Labelled windows the run would learn from and its estimated duration here."""
+        """Labelled windows the run would learn from and its estimated duration here.
+
+        The store is read once per choice of videos and stride (until labels, classes or
+        models change); epochs, rate and batch size only change the estimate, so turning a
+        spin box in the Fine-tune dialog queries nothing.
+        """
+        key = (config.video_ids, config.stride)
+        counted = self._plans.get(key)
+        if counted is None:
+            counted = self._plans[key] = self._count(config)
+        if counted.problem:
+            return counted
+        return replace(counted, seconds=estimate_seconds(config, counted.windows, self.device()[0]))
+
+    def _count(self, config: TrainConfig) -> TrainingPlan:
         active = self.store.models.active()
         window = InputSpec.from_json(active.input_spec_json).window if active else DEFAULT_SPEC.window
         try:
@@ -111,13 +135,11 @@ class LearningState(QObject):
             data = build_training_set(self.store, names, window, config.stride, config.video_ids)
         except AppError as exc:
             return TrainingPlan(0, 0, math.nan, str(exc))
-        windows = int(data.counts().sum())
-        seconds = estimate_seconds(config, windows, self.device()[0])
-        return TrainingPlan(windows, len(data.videos), seconds)
+        return TrainingPlan(int(data.counts().sum()), len(data.videos), math.nan)
 
     def start_training(self, config: TrainConfig) -> Worker | None:
         if self.training:
-            self.state.message.emit("A training run is already going.")
+            self.project.message.emit("A training run is already going.")
             return None
         self.loss_points, self.f1_points = [], []
         self.last_progress, self.last_result = None, None
@@ -125,16 +147,16 @@ class LearningState(QObject):
         def connect(worker: Worker) -> None:
             worker.progress.connect(self._on_progress)
             worker.cancelled.connect(self._on_cancelled)
-            on_failed = self.state.jobs.on_gui(TRAIN_JOB, lambda *_: self.training_finished.emit(None))
+            on_failed = self.runner.jobs.on_gui(TRAIN_JOB, lambda *_: self.training_finished.emit(None))
             worker.failed.connect(on_failed)
 
-        self.state.message.emit(f"Fine-tuning ({config.mode})…")
-        return self.state.start_job(
+        self.project.message.emit(f"Fine-tuning ({config.mode})…")
+        return self.runner.start_job(
             TRAIN_JOB, lambda ctx: learning_jobs.train(self.store, config, ctx), self._on_trained, connect
         )
 
     def cancel_training(self) -> None:
-        self.state.jobs.cancel(TRAIN_JOB)
+        self.runner.jobs.cancel(TRAIN_JOB)
 
     def _on_progress(self, item: object) -> None:
         if not isinstance(item, TrainingProgress):
@@ -151,7 +173,7 @@ class LearningState(QObject):
             return
         self.last_result = result
         m = result.metrics
-        self.state.message.emit(
+        self.project.message.emit(
             f"Model #{result.version.id} trained in {result.seconds:.1f} s: "
             f"validation macro-F1 {m.get('val_macro_f1', math.nan):.3f}."
         )
@@ -159,7 +181,7 @@ class LearningState(QObject):
         self.training_finished.emit(result)
 
     def _on_cancelled(self) -> None:
-        self.state.message.emit(
+        self.project.message.emit(
             "Training cancelled: no model was registered; the same run resumes from its last epoch."
         )
         self.training_finished.emit(None)
@@ -172,43 +194,43 @@ class LearningState(QObject):
     def use_model(self, version_id: int) -> None:
         """Make a version the active model; the timeline shows its predictions (if it has any)."""
         if self.training:
-            self.state.message.emit("Wait for the training run to finish before switching models.")
+            self.project.message.emit("Wait for the training run to finish before switching models.")
             return
         try:
             self.store.models.set_active(version_id)
         except AppError as exc:
-            self.state.error.emit(str(exc), "")
+            self.project.error.emit(str(exc), "")
             return
-        self.state.message.emit(f"Model #{version_id} is now the active model.")
+        self.project.message.emit(f"Model #{version_id} is now the active model.")
         self._model_switched()
 
     def export_model(self, version_id: int, target: str) -> None:
-        self.state.start_job(
+        self.runner.start_job(
             EXPORT_JOB,
             lambda _ctx: export_version(self.store, version_id, target),
-            lambda out: self.state.message.emit(f"Model #{version_id} exported to {out}."),
+            lambda out: self.project.message.emit(f"Model #{version_id} exported to {out}."),
         )
 
     def import_weights(self, path: str) -> None:
         def done(version: object) -> None:
             if isinstance(version, ModelVersion):
-                self.state.message.emit(
+                self.project.message.emit(
                     f"Imported model #{version.id} {version.name}; press Use in Model versions to try it."
                 )
             self.models_changed.emit()
 
         def connect(worker: Worker) -> None:
             worker.progress.connect(
-                self.state.jobs.on_gui(IMPORT_JOB, lambda text: self.state.message.emit(str(text)))
+                self.runner.jobs.on_gui(IMPORT_JOB, lambda text: self.project.message.emit(str(text)))
             )
 
-        self.state.message.emit("Importing weights…")
-        self.state.start_job(
+        self.project.message.emit("Importing weights…")
+        self.runner.start_job(
             IMPORT_JOB, lambda ctx: learning_jobs.import_weights(self.store, path, ctx), done, connect
         )
 
     def compare(self, version_ids: tuple[int, ...]) -> None:
-        self.state.start_job(
+        self.runner.start_job(
             COMPARE_JOB,
             lambda ctx: learning_jobs.compare(self.store, version_ids, ctx),
             self.comparison_ready.emit,
@@ -216,18 +238,17 @@ class LearningState(QObject):
 
     def clear_feature_cache(self) -> None:
         if self.training:
-            self.state.message.emit("The feature cache is in use by the training run.")
+            self.project.message.emit("The feature cache is in use by the training run.")
             return
-        self.state.start_job(
+        self.runner.start_job(
             CACHE_JOB,
             lambda _ctx: learning_jobs.clear_feature_cache(self.store),
-            lambda n: self.state.message.emit(f"Cleared the feature cache ({n} entries)."),
+            lambda n: self.project.message.emit(f"Cleared the feature cache ({n} entries)."),
         )
 
     def _model_switched(self) -> None:
-        self.state.refresh_model()  # model_changed: status bar, panels
-        self.state.reload_predictions()  # predictions_changed: timeline
-        self.state.refresh_videos()  # "analysed with" in the video list
+        # The status bar, timeline and video list follow the store's models event.
+        self.current.reload_predictions()  # at once: the review queue below ranks them
         self.models_changed.emit()
         self._review_timer.stop()
         self.refresh_review()  # the queue ranks the new model's doubts, at once
@@ -235,8 +256,8 @@ class LearningState(QObject):
     # --- review queue -----------------------------------------------------------------------------
 
     def refresh_review(self) -> None:
-        video = self.state.video
-        if video is None or self.state.predictions is None:
+        video = self.current.video
+        if video is None or self.current.predictions is None:
             self.review_items = []
         else:
             self.review_items = self._guard(lambda: review_queue(self.store, video, limit=REVIEW_LIMIT)) or []
@@ -247,7 +268,7 @@ class LearningState(QObject):
         self._review_timer.stop()
         self.refresh_review()
         if not self.review_items:
-            self.state.message.emit("Nothing to review here: analyse this video first.")
+            self.project.message.emit("Nothing to review here: analyse this video first.")
             return None
         fresh = [i for i in self.review_items if (i.video_id, i.start_frame) not in self._visited]
         if not fresh:
@@ -258,18 +279,18 @@ class LearningState(QObject):
 
     def go_to(self, item: ReviewItem) -> None:
         """Put the playhead on the window's centre and select the window, ready to relabel."""
-        if self.state.video is None or item.video_id != self.state.video.id:
+        if self.current.video is None or item.video_id != self.current.video.id:
             return
         self._visited.add((item.video_id, item.start_frame))
-        self.state.set_frame(item.centre_frame)
-        self.state.select_range(item.start_frame, item.end_frame)
+        self.current.set_frame(item.centre_frame)
+        self.current.select_range(item.start_frame, item.end_frame)
         rank = self.review_items.index(item) + 1 if item in self.review_items else 0
-        self.state.message.emit(
+        self.project.message.emit(
             f"To review {rank}/{len(self.review_items)}: {describe(item, self.class_names())}."
         )
 
     def class_names(self) -> tuple[str, ...]:
-        preds = self.state.predictions
+        preds = self.current.predictions
         return preds.class_names if preds is not None else ()
 
     def _guard(self, call: Callable[[], T]) -> T | None:
@@ -277,7 +298,7 @@ class LearningState(QObject):
             return call()
         except AppError as exc:
             log.warning("%s", exc)
-            self.state.error.emit(str(exc), "")
+            self.project.error.emit(str(exc), "")
             return None
 
 
