@@ -26,6 +26,7 @@ from core.learning.evaluation import frame_metrics, suggest_thresholds
 from core.learning.feature_cache import FeatureCache, Layer, feature_key
 from core.learning.training.config import TrainConfig, TrainingProgress, TrainingResult
 from core.learning.training.dataset import TrainingSet, build_training_set, class_weights, window_labels
+from core.learning.training.distributed import DistContext, distribute
 from core.learning.training.full import ClipExample, ClipTask, flip_allowed
 from core.learning.training.heads import HeadTask
 from core.learning.training.loop import LoopSettings, Task, train_loop
@@ -74,6 +75,20 @@ def run_training(
     on_progress: Report | None = None,
 ) -> TrainingResult:
     """Train, validate, register the new version and (modes 1–2) re-score every timeline."""
+    result = train_rank(store, config, cancel, on_progress)
+    if result is None:  # only a distributed rank other than 0 returns nothing
+        raise TrainingError("This process was not the run's writer; no model was registered here.")
+    return result
+
+
+def train_rank(
+    store: Store,
+    config: TrainConfig,
+    cancel: threading.Event | None = None,
+    on_progress: Report | None = None,
+    dist: DistContext | None = None,
+) -> TrainingResult | None:
+    """``run_training``, or one rank of a torchrun run (``dist``): rank 0 alone registers."""
     began = time.perf_counter()
     cfg = config.resolved()
     cancel = cancel or threading.Event()
@@ -84,7 +99,7 @@ def run_training(
     names = project_class_names(store)
     data = build_training_set(store, names, spec.window, cfg.stride, cfg.video_ids)
     split = make_split(data, cfg.val_fraction, cfg.seed)
-    device = choose_device(cfg.device)
+    device = dist.device if dist is not None else choose_device(cfg.device)
     epochs, batch_size = int(cfg.epochs or 1), int(cfg.batch_size or 1)  # filled by resolved()
     task: Task
     pool5_hash = ""
@@ -99,12 +114,18 @@ def run_training(
         # The version records its fc7 hash; only last-layers needs the (cheaper) pool5 one.
         pool5_hash = trunk_hash(model, "pool5") if layer == "pool5" else ""
         key_args = (pool5_hash or parent.trunk_hash, spec, cfg.stride, layer)
-        _ensure_features(store, parent, model, data, key_args, device, cancel, report)
+        if dist is None or dist.is_writer:  # one rank decodes; the others wait for the cache
+            _ensure_features(store, parent, model, data, key_args, device, cancel, report)
+        if dist is not None:
+            dist.barrier()
         model.to("cpu")
         adapt_head(model, parent.class_names, names, cfg.seed)
         task = _head_task(store, model, data, split, key_args, device.device)
         micro = cfg.max_micro_batch or batch_size
-    run_key = cfg.fingerprint({"parent": parent.id, "data": _data_digest(data), "split": split.to_json()})
+    key_extra = {"parent": parent.id, "data": _data_digest(data), "split": split.to_json()}
+    if dist is not None:  # a checkpoint's micro-batch is per world size
+        key_extra["world"] = dist.world_size
+    run_key = cfg.fingerprint(key_extra)
     run_dir = Path(store.files_dir) / "training" / run_key
     settings = LoopSettings(
         epochs=epochs,
@@ -116,8 +137,13 @@ def run_training(
         micro_batch=micro,
         run_dir=run_dir,
     )
-    outcome = train_loop(task, settings, cancel, report)
+    loop_cancel = cancel
+    if dist is not None:
+        task, settings, loop_cancel = distribute(task, settings, dist, cancel)
+    outcome = train_loop(task, settings, loop_cancel, report)
     final = task.finalize()
+    if dist is not None and not dist.is_writer:
+        return None
     probs = outcome.best_probs if outcome.best_probs is not None else np.zeros((0, len(names)))
     val = frame_metrics(task.val_labels, probs.argmax(axis=1), len(names))
     thresholds = {names[c]: t for c, t in suggest_thresholds(probs, task.val_labels).items()}
