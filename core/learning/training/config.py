@@ -14,10 +14,14 @@ from typing import Any, Literal
 from core.store.records import ModelVersion
 
 Mode = Literal["features", "last-layers", "full"]
+Solver = Literal["ridge", "gradient"]
 MODES: tuple[Mode, ...] = ("features", "last-layers", "full")
 
 MODE_HELP: dict[str, str] = {
-    "features": "Fixed feature extractor: trains only the classifier (fc8) on cached fc7 features; seconds.",
+    "features": (
+        "Fixed feature extractor: a linear classifier on the cached trunk (pool5) features, "
+        "validated over whole events and decoded along time; seconds."
+    ),
     "last-layers": "Fine-tunes fc6–fc8 on cached pool5 features, conv layers frozen; about a minute.",
     "full": "Fine-tunes every layer on decoded clips with augmentation; needs a GPU to be practical.",
 }
@@ -53,6 +57,8 @@ class TrainConfig:
     """Flip clips left-right in ``full`` mode; None: only when no class name mentions a side."""
     activate: bool = True
     """Make the new version the active model (the timeline then shows its predictions)."""
+    solver: Solver = "ridge"
+    """``features`` mode: closed-form ridge on pool5 (default) or the epoch loop on fc7."""
     max_micro_batch: int | None = None
     """Largest number of clips per forward pass; None: the whole batch on GPU, 1 on CPU."""
 
