@@ -3,10 +3,13 @@
 Two kinds of window deserve a person's eyes first. Where a human label exists and the model
 disagrees with it, either the label is wrong or the model has a blind spot; both are worth
 fixing and go first, most confident mistakes on top. Where nobody has labelled yet, the
-windows the model is least sure of (low top probability, small margin, high entropy) are
-the labels that move it most. Neighbouring windows overlap, so the queue keeps only the
-best window within one window length: ten entries on the same second would waste the
-user's time.
+queue orders by expected gain: how unsure the model is of the window (low top probability,
+small margin, high entropy) together with how much it disagrees with its neighbours in
+time. A window the model is torn on, at a place where its answers change, is where an event
+boundary or a confusion lies, and a label there moves the model most; an unsure stretch in
+the middle of a steady event teaches less. Neighbouring windows overlap, so the queue keeps
+only the best window within one window length: ten entries on the same second would waste
+the user's time.
 """
 
 from __future__ import annotations
@@ -51,6 +54,24 @@ def uncertainty(probs: np.ndarray) -> np.ndarray:
     return np.asarray((low_max + small_margin + entropy) / 3.0)
 
 
+def neighbour_disagreement(probs: np.ndarray) -> np.ndarray:
+    """How far each window's probabilities lie from its neighbours' mean (total variation, [0, 1]).
+
+    Windows are taken in the order given (time order); the ends compare with their one neighbour.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if len(p) < 2:
+        return np.zeros(len(p))
+    padded = np.vstack([p[1:2], p, p[-2:-1]])
+    around = 0.5 * (padded[:-2] + padded[2:])
+    return np.asarray(0.5 * np.abs(p - around).sum(axis=1))
+
+
+def expected_gain(probs: np.ndarray) -> np.ndarray:
+    """Uncertainty and disagreement with the neighbours in time, averaged: [0, 1]."""
+    return np.asarray(0.5 * (uncertainty(probs) + neighbour_disagreement(probs)))
+
+
 def rank_windows(
     starts: np.ndarray, probs: np.ndarray, human: np.ndarray, window: int, limit: int = 50
 ) -> list[tuple[int, Reason, float, int, int | None]]:
@@ -67,7 +88,10 @@ def rank_windows(
     labelled = human != UNLABELLED
     p_human = np.where(labelled, probs[np.arange(len(starts)), np.maximum(human, 0)], 1.0)
     disagrees = labelled & (predicted != human)
-    score = np.where(disagrees, 1.0 + (1.0 - p_human), uncertainty(probs))
+    order_in_time = np.argsort(starts, kind="stable")
+    gain = np.empty(len(starts))
+    gain[order_in_time] = expected_gain(probs[order_in_time])
+    score = np.where(disagrees, 1.0 + (1.0 - p_human), gain)
     score = np.where(labelled & ~disagrees, -1.0, score)  # agreed with a person: nothing to review
     order = np.argsort(-score, kind="stable")
     chosen: list[tuple[int, Reason, float, int, int | None]] = []
