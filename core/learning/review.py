@@ -55,16 +55,18 @@ def uncertainty(probs: np.ndarray) -> np.ndarray:
 
 
 def neighbour_disagreement(probs: np.ndarray) -> np.ndarray:
-    """How far each window's probabilities lie from its neighbours' mean (total variation, [0, 1]).
+    """Mean total-variation distance of each window's probabilities to its two neighbours', [0, 1].
 
-    Windows are taken in the order given (time order); the ends compare with their one neighbour.
+    Windows are taken in the order given (time order); the ends compare with their one
+    neighbour. A window halfway between two different answers disagrees with both.
     """
     p = np.asarray(probs, dtype=np.float64)
     if len(p) < 2:
         return np.zeros(len(p))
-    padded = np.vstack([p[1:2], p, p[-2:-1]])
-    around = 0.5 * (padded[:-2] + padded[2:])
-    return np.asarray(0.5 * np.abs(p - around).sum(axis=1))
+    step = 0.5 * np.abs(np.diff(p, axis=0)).sum(axis=1)  # distance between consecutive windows
+    before = np.concatenate(([step[0]], step))
+    after = np.concatenate((step, [step[-1]]))
+    return np.asarray(0.5 * (before + after))
 
 
 def expected_gain(probs: np.ndarray) -> np.ndarray:

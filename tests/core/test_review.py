@@ -41,3 +41,32 @@ def test_overlapping_neighbours_are_listed_once() -> None:
     probs = np.full((4, 2), 0.5)
     ranked = rank_windows(starts, probs, np.full(4, UNLABELLED), window=16)
     assert [starts[r[0]] for r in ranked] == [0, 16]
+
+
+def test_expected_gain_prefers_where_the_model_changes_its_mind() -> None:
+    """Two equally torn windows: the one whose neighbours disagree with it comes first."""
+    steady = [0.55, 0.45]
+    probs = np.array(
+        [steady, steady, steady, steady, [0.9, 0.1], [0.5, 0.5], [0.1, 0.9], [0.9, 0.1], [0.9, 0.1]]
+    )
+    probs[1] = [0.5, 0.5]  # torn, but so are its neighbours
+    starts = np.arange(len(probs)) * 16
+    ranked = rank_windows(starts, probs, np.full(len(probs), UNLABELLED), window=16)
+    order = [r[0] for r in ranked]
+    assert order.index(5) < order.index(1)
+    assert uncertainty(probs[[1, 5]])[0] == pytest.approx(uncertainty(probs[[1, 5]])[1])
+
+
+def test_neighbour_disagreement_is_zero_on_a_steady_stretch_and_follows_time_order() -> None:
+    from core.learning.review import neighbour_disagreement
+
+    steady = np.tile([0.7, 0.3], (5, 1))
+    assert np.allclose(neighbour_disagreement(steady), 0.0)
+    flip = steady.copy()
+    flip[2] = [0.3, 0.7]
+    d = neighbour_disagreement(flip)
+    assert d[2] == pytest.approx(0.4) and d.argmax() == 2
+    # rank_windows takes windows in any order but compares neighbours in time.
+    shuffled = np.array([4, 0, 2, 1, 3])
+    ranked = rank_windows(shuffled * 16, flip[shuffled], np.full(5, UNLABELLED), window=16)
+    assert shuffled[ranked[0][0]] == 2
