@@ -51,6 +51,8 @@ class TrainingPlan:
     videos: int
     seconds: float
     problem: str = ""
+    events: str = ""
+    """How many labelled events the validation score will rest on."""
 
 
 class LearningState(QObject):
@@ -113,7 +115,7 @@ class LearningState(QObject):
             return TrainingPlan(0, 0, math.nan, str(exc))
         windows = int(data.counts().sum())
         seconds = estimate_seconds(config, windows, self.device()[0])
-        return TrainingPlan(windows, len(data.videos), seconds)
+        return TrainingPlan(windows, len(data.videos), seconds, events=data.events_text())
 
     def start_training(self, config: TrainConfig) -> Worker | None:
         if self.training:

@@ -100,6 +100,7 @@ def fit_features_head(
     events = event_counts(labelled.labels, cv.groups, n_classes)
     low, high = _bootstrap_range(labelled.labels, held_out.argmax(axis=1), cv.groups, n_classes, seed)
     loss = float(-np.log(np.clip(held_out[np.arange(len(x)), labelled.labels], 1e-12, 1)).mean())
+    report(TrainingProgress("train", 1, 1, 2, 2, loss))  # the held-out log-loss: the one "epoch"
     report(TrainingProgress("validate", 1, 1, 2, 2, loss, val.accuracy, val.macro_f1))
     metrics: dict[str, Any] = {
         "val_macro_f1": val.macro_f1,

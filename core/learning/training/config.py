@@ -143,12 +143,17 @@ class TrainingResult:
 _SECONDS_PER_WINDOW_EPOCH = {"features": 7e-4, "last-layers": 0.02, "full": 3.0}
 """CPU cost of one window in one epoch, measured on the 2-core benchmark machine."""
 _GPU_SPEEDUP = {"features": 2.0, "last-layers": 20.0, "full": 100.0}
-_FIXED_S = 3.0  # loading the parent, saving and registering the new version
+_FIXED_S = 3.0
+_RIDGE_SECONDS_PER_WINDOW = 2e-3  # loading the parent, saving and registering the new version
 
 
 def estimate_seconds(config: TrainConfig, labelled_windows: int, device_type: str) -> float:
     """A rough duration for the Fine-tune dialog: the full epoch count, no early stop."""
     cfg = config.resolved()
+    if cfg.mode == "features" and cfg.solver == "ridge":
+        # Closed form: one cross-validation and one fit, no epochs; the fixed cost of loading
+        # and saving the checkpoint dominates (benchmarks/learning_loop.py: features_s).
+        return _FIXED_S + _RIDGE_SECONDS_PER_WINDOW * labelled_windows
     per = _SECONDS_PER_WINDOW_EPOCH[cfg.mode]
     if device_type == "cuda":
         per /= _GPU_SPEEDUP[cfg.mode]
