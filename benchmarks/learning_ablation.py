@@ -50,7 +50,14 @@ def ablation(store: Store, video: Video, demo: DemoVideo, first: int) -> dict[st
     lab = labels >= 0
     data = LabelledWindows(np.zeros(int(lab.sum()), np.int64), starts[lab], labels[lab], 16)
     out: dict[str, Any] = {}
-    for name, x in (("fc7", fc7), ("pool5", pool5), ("pool5+fc7", np.hstack([pool5, fc7]))):
+    around = np.vstack([pool5[:1], pool5[:-1]]), np.vstack([pool5[1:], pool5[-1:]])
+    variants = {
+        "fc7": fc7,
+        "pool5": pool5,
+        "pool5+fc7": np.hstack([pool5, fc7]),
+        "pool5_context": np.hstack([around[0], pool5, around[1]]),  # neighbours' features too
+    }
+    for name, x in variants.items():
         mean, std = standardisation(x)
         xs = (x - mean) / std
         cv = cross_validate(xs[lab], data, len(names))

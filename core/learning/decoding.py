@@ -23,24 +23,20 @@ log = logging.getLogger(__name__)
 
 _PSEUDO = 0.05
 """Dirichlet pseudo-count added to every transition, so an unseen one stays possible."""
-_SMOOTH_KERNEL = (0.25, 0.5, 0.25)
 
 
 @dataclass(frozen=True)
 class Decoder:
-    """Transition matrix (rows: from), initial distribution, and the emission settings."""
+    """Transition matrix (rows: from) and initial distribution over the classes."""
 
     transitions: np.ndarray  # float64 (C, C), rows sum to 1
     initial: np.ndarray  # float64 (C,)
-    smooth: bool = False
-    """Average each window's log-probabilities with its neighbours' before decoding."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": "hmm",
             "transitions": np.round(self.transitions, 6).tolist(),
             "initial": np.round(self.initial, 6).tolist(),
-            "smooth": self.smooth,
         }
 
     @classmethod
@@ -48,13 +44,10 @@ class Decoder:
         return cls(
             transitions=np.asarray(raw["transitions"], dtype=np.float64),
             initial=np.asarray(raw["initial"], dtype=np.float64),
-            smooth=bool(raw.get("smooth", False)),
         )
 
 
-def learn_decoder(
-    sequences: Sequence[np.ndarray], n_classes: int, smooth: bool = False, pseudo: float = _PSEUDO
-) -> Decoder:
+def learn_decoder(sequences: Sequence[np.ndarray], n_classes: int, pseudo: float = _PSEUDO) -> Decoder:
     """Count transitions between consecutive windows of each labelled sequence.
 
     ``sequences`` hold class indices of windows in time order, negative where unlabelled; a
@@ -68,7 +61,7 @@ def learn_decoder(
         np.add.at(counts, (s[:-1][both], s[1:][both]), 1.0)
         occupancy += np.bincount(s[s >= 0], minlength=n_classes)
     transitions = counts / counts.sum(axis=1, keepdims=True)
-    return Decoder(transitions, occupancy / occupancy.sum(), smooth)
+    return Decoder(transitions, occupancy / occupancy.sum())
 
 
 def decode(probs: np.ndarray, decoder: Decoder) -> np.ndarray:
@@ -77,12 +70,6 @@ def decode(probs: np.ndarray, decoder: Decoder) -> np.ndarray:
     n, c = p.shape
     if n == 0:
         return np.zeros((0, c), dtype=np.float32)
-    if decoder.smooth and n >= 3:
-        logp = np.log(p)
-        padded = np.vstack([logp[:1], logp, logp[-1:]])
-        k0, k1, k2 = _SMOOTH_KERNEL
-        logp = k0 * padded[:-2] + k1 * padded[1:-1] + k2 * padded[2:]
-        p = np.exp(logp - logp.max(axis=1, keepdims=True))
     emit = p / p.sum(axis=1, keepdims=True)
     trans = decoder.transitions
     alpha = np.empty((n, c))
