@@ -4,12 +4,11 @@ Two kinds of window deserve a person's eyes first. Where a human label exists an
 disagrees with it, either the label is wrong or the model has a blind spot; both are worth
 fixing and go first, most confident mistakes on top. Where nobody has labelled yet, the
 queue orders by expected gain: how unsure the model is of the window (low top probability,
-small margin, high entropy) together with how much it disagrees with its neighbours in
-time. A window the model is torn on, at a place where its answers change, is where an event
-boundary or a confusion lies, and a label there moves the model most; an unsure stretch in
-the middle of a steady event teaches less. Neighbouring windows overlap, so the queue keeps
-only the best window within one window length: ten entries on the same second would waste
-the user's time.
+small margin, high entropy) together with how much it disagrees with its neighbours in time.
+A window whose answer its neighbours agree against is where the head is confused, and a
+label there moves it most; an unsure stretch in the middle of a steady one teaches less.
+Neighbouring windows overlap, so the queue keeps only the best window within one window
+length: ten entries on the same second would waste the user's time.
 """
 
 from __future__ import annotations
@@ -55,18 +54,19 @@ def uncertainty(probs: np.ndarray) -> np.ndarray:
 
 
 def neighbour_disagreement(probs: np.ndarray) -> np.ndarray:
-    """Mean total-variation distance of each window's probabilities to its two neighbours', [0, 1].
+    """How far each window's probabilities lie from its neighbours' consensus (total variation).
 
-    Windows are taken in the order given (time order); the ends compare with their one
-    neighbour. A window halfway between two different answers disagrees with both.
+    The consensus is the mean of the windows before and after it (time order; the ends use
+    their one neighbour). A window that says something its neighbours agree against is a
+    likely mistake of the head; one halfway between two different answers (a boundary, where
+    any window is ambiguous) lies near their mean and scores low here.
     """
     p = np.asarray(probs, dtype=np.float64)
     if len(p) < 2:
         return np.zeros(len(p))
-    step = 0.5 * np.abs(np.diff(p, axis=0)).sum(axis=1)  # distance between consecutive windows
-    before = np.concatenate(([step[0]], step))
-    after = np.concatenate((step, [step[-1]]))
-    return np.asarray(0.5 * (before + after))
+    padded = np.vstack([p[1:2], p, p[-2:-1]])
+    around = 0.5 * (padded[:-2] + padded[2:])
+    return np.asarray(0.5 * np.abs(p - around).sum(axis=1))
 
 
 def expected_gain(probs: np.ndarray) -> np.ndarray:

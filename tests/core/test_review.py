@@ -44,10 +44,10 @@ def test_overlapping_neighbours_are_listed_once() -> None:
 
 
 def test_expected_gain_prefers_where_the_model_changes_its_mind() -> None:
-    """Two equally torn windows: the one whose neighbours disagree with it comes first."""
+    """Two equally torn windows: the one whose neighbours agree against it comes first."""
     steady = [0.55, 0.45]
     probs = np.array(
-        [steady, steady, steady, steady, [0.9, 0.1], [0.5, 0.5], [0.1, 0.9], [0.9, 0.1], [0.9, 0.1]]
+        [steady, steady, steady, steady, [0.9, 0.1], [0.5, 0.5], [0.9, 0.1], [0.9, 0.1], [0.9, 0.1]]
     )
     probs[1] = [0.5, 0.5]  # torn, but so are its neighbours
     starts = np.arange(len(probs)) * 16
