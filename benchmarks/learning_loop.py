@@ -175,16 +175,19 @@ def events_shown(result: TrainingResult) -> dict[str, object]:
     }
 
 
-def demo_figures(work: Path) -> dict[str, object]:
+def demo_figures(work: Path, ablation: bool) -> dict[str, object]:
     store, video, demo = prepare_app_demo(work)
     untrained = ensure_active_model(store)
     seconds, result = train(store, untrained)
     first = round(DEMO_LABELLED_FRACTION * demo.frame_count)
-    return {
+    out: dict[str, object] = {
         "demo_macro_f1": score(store, video, demo, result.version.id, first),
         "demo_features_s": round(seconds, 2),
         "demo": events_shown(result),
     }
+    if ablation:
+        out["ablation_demo"] = _ablation(store, video, demo, untrained, first)
+    return out
 
 
 def five_event_cut(demo: DemoVideo, per_class: int = 5) -> int:
@@ -304,7 +307,7 @@ def main() -> int:
         if not args.skip_long:
             prepare_long(args.work, args.seconds)
         return 0
-    out: dict[str, object] = demo_figures(args.work)
+    out: dict[str, object] = demo_figures(args.work, args.ablation)
     if not args.skip_long:
         out |= long_figures(args.work, args.seconds, args.last_layers, args.ablation)
     out["threads"] = torch.get_num_threads()

@@ -43,6 +43,10 @@ from core.model.network import C3D_BN
 log = logging.getLogger(__name__)
 
 _BOOTSTRAP = 200
+MAX_WINDOWS = 600
+"""Labelled windows the head learns from at most; beyond it every k-th is kept. Neighbouring
+windows overlap by half and are near copies, so thinning loses little, while the cost grows
+with the cube of the count (an n×n eigendecomposition per fold)."""
 _RANGE = (10.0, 90.0)
 
 
@@ -82,13 +86,19 @@ def fit_features_head(
     report(TrainingProgress("train", 1, 1, 0, 2, message="cross-validating over events"))
     all_x = np.concatenate([v.features for v in videos])
     mean, std = standardisation(all_x)
+    every = _thinning(sum(int((v.labels >= 0).sum()) for v in videos))
+    rows = [np.flatnonzero(v.labels >= 0)[::every] for v in videos]
     labelled = LabelledWindows(
-        video=np.concatenate([np.full(int((v.labels >= 0).sum()), i) for i, v in enumerate(videos)]),
-        starts=np.concatenate([v.starts[v.labels >= 0] for v in videos]),
-        labels=np.concatenate([v.labels[v.labels >= 0] for v in videos]),
-        window=data.window,
+        video=np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)]),
+        starts=np.concatenate([v.starts[r] for v, r in zip(videos, rows, strict=True)]),
+        labels=np.concatenate([v.labels[r] for v, r in zip(videos, rows, strict=True)]),
+        # Kept windows lie ``every`` strides apart: a wider window still reads them as one event,
+        # and only widens the margin kept around held-out events, which errs on the safe side.
+        window=data.window * every,
     )
-    x = (np.concatenate([v.features[v.labels >= 0] for v in videos]).astype(np.float32) - mean) / std
+    x = (
+        np.concatenate([v.features[r] for v, r in zip(videos, rows, strict=True)]).astype(np.float32) - mean
+    ) / std
     cv = cross_validate(x, labelled, n_classes, seed, cancel)
     fit = fit_ridge(x, labelled.labels, n_classes, cv.lam, cv.temperature)
     weight, bias = raw_linear_head(fit.weight, fit.bias, fit.temperature, mean, std)
@@ -138,6 +148,10 @@ def val_events_text(metrics: dict[str, Any]) -> str:
         return ""
     low, high = (metrics.get("val_macro_f1_range") or [f1, f1])[:2]
     return f"macro-F1 {f1:.2f} ({low:.2f}–{high:.2f}) over {events} held-out events"
+
+
+def _thinning(n_labelled: int) -> int:
+    return max(1, -(-n_labelled // MAX_WINDOWS))
 
 
 def _load(data: TrainingSet, cache: FeatureCache, keys: dict[int, FeatureKey]) -> list[_VideoFeatures]:
