@@ -7,6 +7,7 @@ import sys
 import threading
 
 from core.cli.common import find_video, positive, stderr_line
+from core.cli.distributed_cmd import add_distributed_options, run_distributed_train
 from core.errors import Cancelled
 from core.learning.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
 from core.model.device import DEVICE_NAMES
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", choices=DEVICE_NAMES, default="auto")
     train.add_argument("--model", type=int, help="model version to start from (default: the active one)")
+    add_distributed_options(train)
     train.set_defaults(handler=train_cmd)
 
     evaluate = sub.add_parser("evaluate", help="frame and segment metrics of a model against human labels")
@@ -66,6 +68,8 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         video_ids=video_ids,
         parent_id=args.model,
     )
+    if getattr(args, "nproc", None):
+        return run_distributed_train(args, store, config)
     cancel = threading.Event()
     try:
         result = run_training(store, config, cancel, _show)
