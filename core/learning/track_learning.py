@@ -65,43 +65,63 @@ def track_targets(
     return events
 
 
-def fit_heads(
-    specs: Sequence[TrackSpec], features: np.ndarray, targets: Mapping[str, np.ndarray]
-) -> TrackHeads:
-    """Every track's head from the same fc7 features (rows) and that track's targets."""
+@dataclass(frozen=True)
+class Prepared:
+    """Standardised features and, when there are fewer windows than features, their Gram
+    matrix: computed once and shared by every track's fit (and by a trial fit on a subset)."""
+
+    z: torch.Tensor  # (N, D) float32
+    mean: torch.Tensor  # (D,) float64
+    std: torch.Tensor  # (D,) float64
+    gram: torch.Tensor | None  # (N, N) float32 = z zᵀ, or None in the primal case
+
+
+def prepare(features: np.ndarray) -> Prepared:
     x = torch.as_tensor(np.asarray(features), dtype=torch.float64)
     mean = x.mean(0)
     std = x.std(0).clamp_min(1e-6)
-    z = (x - mean) / std
+    z = ((x - mean) / std).float()
+    gram = z @ z.T if z.shape[0] < z.shape[1] else None
+    return Prepared(z, mean, std, gram)
+
+
+def fit_heads(
+    specs: Sequence[TrackSpec],
+    features: np.ndarray | Prepared,
+    targets: Mapping[str, np.ndarray],
+    subset: np.ndarray | None = None,
+) -> TrackHeads:
+    """Every track's head from the same fc7 features (rows) and that track's targets, using
+    only the rows in ``subset`` (a boolean mask) when given."""
+    ready = features if isinstance(features, Prepared) else prepare(features)
     heads = TrackHeads(specs)
     for spec, module in zip(specs, heads.layers, strict=True):
         layer = module if isinstance(module, torch.nn.Linear) else None
         if layer is None:
             raise TypeError("A track head must be a linear layer.")
         y = np.asarray(targets[spec.name])
+        rows = y != UNLABELLED if spec.kind is TrackKind.STATE else (y != UNLABELLED).all(1)
+        if subset is not None:
+            rows = rows & subset
         if spec.kind is TrackKind.STATE:
-            rows = y != UNLABELLED
             onehot = np.zeros((int(rows.sum()), layer.out_features))
             onehot[np.arange(onehot.shape[0]), y[rows]] = 1.0
             goal, labels = onehot, y[rows]
         else:
-            rows = (y != UNLABELLED).all(1)
             goal, labels = y[rows].astype(np.float64), y[rows].max(1)
         if not rows.any():
             log.warning("Track %r has no labelled windows; its head stays untrained", spec.name)
             continue
-        weight, bias = _ridge(
-            z[torch.as_tensor(rows)], torch.as_tensor(goal), torch.as_tensor(_balance(labels))
-        )
+        weight, bias = _ridge(ready, rows, torch.as_tensor(goal), torch.as_tensor(_balance(labels)))
         if spec.kind is TrackKind.POINT:
             weight, bias = weight * SHARPNESS, (bias - 0.5) * SHARPNESS
         else:
             weight, bias = weight * SHARPNESS, bias * SHARPNESS
         # Fold the standardisation in: the head reads raw fc7, as the trunk hands it over.
-        folded = weight / std[:, None]
+        folded = weight / ready.std[:, None]
         with torch.no_grad():
             layer.weight.copy_(folded.T.float())
-            layer.bias.copy_((bias - mean @ folded).float())
+            layer.bias.copy_((bias - ready.mean @ folded).float())
     return heads
 
 
@@ -112,17 +132,31 @@ def _balance(labels: np.ndarray) -> np.ndarray:
     return np.array([per[v] for v in labels], dtype=np.float64)
 
 
-def _ridge(z: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted ridge with an unpenalised intercept, solved in whichever space is smaller."""
-    sw = w.sqrt()[:, None]
-    zm = (w[:, None] * z).sum(0) / w.sum()
-    ym = (w[:, None] * y).sum(0) / w.sum()
-    zc, yc = (z - zm) * sw, (y - ym) * sw
-    n, d = zc.shape
-    if n < d:
-        alpha = torch.linalg.solve(zc @ zc.T + RIDGE * torch.eye(n, dtype=zc.dtype), yc)
-        weight = zc.T @ alpha
+def _ridge(
+    ready: Prepared, rows: np.ndarray, y: torch.Tensor, w: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted ridge with an unpenalised intercept on the chosen rows.
+
+    In the dual (fewer rows than features) the centred, weighted Gram matrix is derived from
+    the shared one, so a track costs one n×n solve rather than another n×n×4096 product.
+    """
+    mask = torch.as_tensor(rows)
+    z = ready.z[mask].double()
+    wn = w / w.sum()
+    zm = wn @ z
+    ym = wn @ y
+    sw = w.sqrt()
+    yc = (y - ym) * sw[:, None]
+    n, d = z.shape
+    if ready.gram is not None:
+        k = ready.gram[mask][:, mask].double()
+        kz = k @ wn  # z_i · zm
+        centred = k - kz[:, None] - kz[None, :] + wn @ kz
+        kc = centred * sw[:, None] * sw[None, :]
+        alpha = torch.linalg.solve(kc + RIDGE * torch.eye(n, dtype=kc.dtype), yc)
+        weight = z.T @ (sw[:, None] * alpha) - zm[:, None] * (sw @ alpha)[None, :]
     else:
+        zc = (z - zm) * sw[:, None]
         weight = torch.linalg.solve(zc.T @ zc + RIDGE * torch.eye(d, dtype=zc.dtype), zc.T @ yc)
     return weight, ym - zm @ weight
 
@@ -267,9 +301,10 @@ def train_tracks(store: Store, version: ModelVersion, stride: int = 8, save: boo
     starts = np.concatenate(starts_all)
     val = np.concatenate(held)
     y = {name: np.concatenate(parts) for name, parts in targets.items()}
-    trial = fit_heads(specs, x[~val], {n: t[~val] for n, t in y.items()})
+    ready = prepare(x)  # one standardisation and Gram matrix for both fits and every track
+    trial = fit_heads(specs, ready, y, subset=~val)
     scores = evaluate(specs, predict(trial, x[val]), {n: t[val] for n, t in y.items()}, starts[val])
-    heads = fit_heads(specs, x, y)
+    heads = fit_heads(specs, ready, y)
     path = None
     if save:
         folder = store.files_dir / "models"

@@ -150,3 +150,24 @@ def test_heads_file_names_its_tracks_and_refuses_another_project(tmp_path: Path)
         load_heads(path, [specs[0], TrackSpec("jumps", TrackKind.STATE, ("background", "jump"))])
     with pytest.raises(CheckpointError, match="another trunk"):
         load_heads(path, specs, "trunk-2")
+
+
+def test_the_shared_gram_dual_solves_the_same_ridge_as_the_primal() -> None:
+    from dataclasses import replace
+
+    from core.learning.track_learning import prepare
+
+    rng = np.random.default_rng(2)
+    x = np.maximum(rng.normal(size=(300, FC7_FEATURES)), 0.0)
+    specs = [
+        TrackSpec("a", TrackKind.STATE, ("background", "x", "y")),
+        TrackSpec("p", TrackKind.POINT, ("background", "o")),
+    ]
+    targets = {"a": rng.integers(-1, 3, 300), "p": rng.integers(0, 2, (300, 1))}
+    subset = rng.random(300) < 0.7
+    ready = prepare(x)
+    dual = fit_heads(specs, ready, targets, subset=subset)
+    primal = fit_heads(specs, replace(ready, gram=None), targets, subset=subset)
+    for a, b in zip(dual.layers, primal.layers, strict=True):
+        assert torch.allclose(a.weight, b.weight, rtol=1e-3, atol=1e-5)
+        assert torch.allclose(a.bias, b.bias, rtol=1e-3, atol=1e-4)
