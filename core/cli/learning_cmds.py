@@ -9,6 +9,7 @@ import threading
 from core.cli.common import find_video, positive, stderr_line
 from core.cli.distributed_cmd import add_distributed_options, run_distributed_train
 from core.errors import Cancelled
+from core.learning.training.closed_form import val_events_text
 from core.learning.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
 from core.model.device import DEVICE_NAMES
 from core.store import Store
@@ -85,6 +86,9 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         f"accuracy {m['val_accuracy']:.3f}, {m['epochs_run']} epochs"
         f"{' (stopped early)' if result.stopped_early else ''}, {result.seconds:.1f} s"
     )
+    resting_on = val_events_text(m)
+    if resting_on:  # with few labels the score is a rough estimate: say what it rests on
+        print(f"validation: {resting_on}")
     if result.rescored_video_ids:
         print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -289,6 +290,7 @@ def test_cli_train_evaluate_and_clear_the_cache(project, capsys) -> None:  # typ
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "validation macro-F1" in out and "re-scored 1 video" in out
+    assert re.search(r"validation: macro-F1 [0-9.]+ \([0-9.]+–[0-9.]+\) over \d+ held-out events", out), out
     code = main(["--db", url, "evaluate"])
     out, err = capsys.readouterr()
     assert code == 0, err
