@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from core.analysis.postprocess import PredictedEvent
+from core.errors import ConflictError, StoreError
 from core.labels import class_edits, editing
 from core.labels.accept import accept_events
 from core.labels.editing import Edit
@@ -24,12 +25,56 @@ log = logging.getLogger(__name__)
 NO_RESERVED: Mapping[str, str] = {}
 
 
-def _edit(project: Project, make: Callable[[], Edit]) -> Undoable | None:
-    store = project.store
-    edit = project.do(make, "save the label edit")
+Seen = Sequence[Segment] | None
+"""The segments the user was looking at when they edited (team mode): if the edited frames
+hold anything else by now, the edit is a ``ConflictError`` instead of an overwrite."""
+
+
+def _edit(project: Project, make: Callable[[], Edit], seen: Seen = None) -> Undoable | None:
+    def run() -> Edit:
+        with editing.seen(seen):
+            edit = make()
+        if edit.changed:
+            _log(project, edit.text, edit)
+        return edit
+
+    edit = project.do(run, "save the label edit")
     if not edit.changed:
         return None
-    return Undoable(edit.text, lambda: edit.undo(store), lambda: edit.redo(store))
+    return Undoable(
+        edit.text, lambda: _step(project, edit, back=True), lambda: _step(project, edit, back=False)
+    )
+
+
+def _log(project: Project, text: str, edit: Edit) -> None:
+    project.store.edit_log.append(
+        edit.video_id, project.annotator, text, edit.start, edit.end, edit.before, edit.after
+    )
+
+
+def _step(project: Project, edit: Edit, back: bool) -> None:
+    """Undo (or redo) ``edit`` only if its range still holds what the edit left (or found):
+    if someone else changed those frames since, taking it back would silently undo them too."""
+    store = project.store
+    expected, wanted = (edit.after, edit.before) if back else (edit.before, edit.after)
+    store.segments.lock_video(edit.video_id)
+    now = editing.snapshot(store.segments.list(edit.video_id, edit.start, edit.end), edit.start, edit.end)
+    if now != expected:
+        verb = "undo" if back else "redo"
+        raise ConflictError(
+            f"Cannot {verb} “{edit.text}”: frames {edit.start}–{edit.end} were changed since "
+            "(by someone else, or an edit no longer on your undo stack). Nothing was changed; "
+            "the view shows the labels as they are now.",
+            edit.video_id,
+            edit.start,
+            edit.end,
+        )
+    store.segments.replace_range(edit.video_id, edit.start, edit.end, wanted)
+    _log(
+        project,
+        f"{'Undo' if back else 'Redo'} {edit.text}"[:100],
+        editing.Edit(edit.text, edit.video_id, edit.start, edit.end, now, wanted),
+    )
 
 
 def _class(project: Project, make: Callable[[], class_edits.ClassChange | None]) -> Undoable | None:
@@ -40,26 +85,57 @@ def _class(project: Project, make: Callable[[], class_edits.ClassChange | None])
 # --- labels ------------------------------------------------------------------------------------
 
 
-def label_range(project: Project, video_id: int, start: int, end: int, class_id: int) -> Undoable | None:
-    return _edit(project, lambda: editing.label_range(project.store, video_id, start, end, class_id))
+def label_range(
+    project: Project, video_id: int, start: int, end: int, class_id: int, seen: Seen = None
+) -> Undoable | None:
+    return _edit(project, lambda: editing.label_range(project.store, video_id, start, end, class_id), seen)
 
 
-def clear_range(project: Project, video_id: int, start: int, end: int) -> Undoable | None:
-    return _edit(project, lambda: editing.clear_range(project.store, video_id, start, end))
+def clear_range(project: Project, video_id: int, start: int, end: int, seen: Seen = None) -> Undoable | None:
+    return _edit(project, lambda: editing.clear_range(project.store, video_id, start, end), seen)
 
 
-def change_segment(project: Project, segment: Segment, new_start: int, new_end: int) -> Undoable | None:
-    return _edit(project, lambda: editing.change_segment(project.store, segment, new_start, new_end))
+def change_segment(
+    project: Project, segment: Segment, new_start: int, new_end: int, seen: Seen = None
+) -> Undoable | None:
+    return _edit(project, lambda: editing.change_segment(project.store, segment, new_start, new_end), seen)
 
 
 def merge_with_next(
-    project: Project, video_id: int, segments: Sequence[Segment], segment: Segment
+    project: Project, video_id: int, segments: Sequence[Segment], segment: Segment, seen: Seen = None
 ) -> Undoable | None:
-    return _edit(project, lambda: editing.merge_with_next(project.store, video_id, segments, segment))
+    return _edit(project, lambda: editing.merge_with_next(project.store, video_id, segments, segment), seen)
 
 
-def mark_reviewed(project: Project, video_id: int, start: int, end: int) -> Undoable | None:
-    return _edit(project, lambda: editing.mark_reviewed(project.store, video_id, start, end))
+def mark_reviewed(
+    project: Project, video_id: int, start: int, end: int, seen: Seen = None
+) -> Undoable | None:
+    return _edit(project, lambda: editing.mark_reviewed(project.store, video_id, start, end), seen)
+
+
+def restore_logged(project: Project, entry_id: int) -> Undoable | None:
+    """Put back what the frames of edit-log entry ``entry_id`` held before that edit (a new,
+    logged, undoable edit: the log itself never changes)."""
+    store = project.store
+    entry = store.edit_log.get(entry_id)
+    known = {c.id for c in store.classes.list()}
+    if any(s.class_id not in known for s in entry.before):
+        raise StoreError(
+            f"Entry {entry_id} used a label class that has since been deleted; add it again, then restore."
+        )
+    return _edit(
+        project,
+        lambda: editing.record_edit(
+            store,
+            f"Restore edit {entry_id}",
+            entry.video_id,
+            entry.start_frame,
+            entry.end_frame,
+            lambda: store.segments.replace_range(
+                entry.video_id, entry.start_frame, entry.end_frame, entry.before
+            ),
+        ),
+    )
 
 
 def accept(
@@ -70,6 +146,7 @@ def accept(
     start: int,
     end: int,
     fill_unlabelled_only: bool = False,
+    seen: Seen = None,
 ) -> Undoable | None:
     """Accept predicted events in ``[start, end)`` (or only fill its unlabelled frames)."""
     store = project.store
@@ -92,6 +169,7 @@ def accept(
                 end=end,
             ),
         ),
+        seen,
     )
 
 

@@ -26,6 +26,7 @@ from core.errors import StoreError
 from core.paths import files_dir_for, sqlite_file, to_stored
 from core.store import migrate
 from core.store.classes import BACKGROUND_COLOR, ClassRepository, name_key
+from core.store.editlog import EditLogRepository
 from core.store.features import FeatureRepository
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
@@ -36,6 +37,7 @@ from core.store.records import BACKGROUND
 from core.store.segments import SegmentRepository
 from core.store.unit import READ_ONLY_OPTION, Listener, UnitOfWork, Units, explain, units_for
 from core.store.videos import VideoRepository
+from core.store.work import WorkRepository
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,16 @@ class Store:
     postprocess: PostprocessRepository
     recovered_from: Path | None = None
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
+
+    @property
+    def edit_log(self) -> EditLogRepository:
+        """Who changed what, per video (team mode)."""
+        return EditLogRepository(self.session_factory)
+
+    @property
+    def work(self) -> WorkRepository:
+        """The claim queue and to-label → labelled → reviewed states (team mode)."""
+        return WorkRepository(self.session_factory)
 
     @property
     def units(self) -> Units:

@@ -87,6 +87,7 @@ class Segment:
     source: SegmentSource
     created_at: datetime
     updated_at: datetime
+    version: int = 1  # bumped by every change of the row: what an edit names as "what I read"
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,18 @@ class SegmentRepository(Repository):
             self._changed(SegmentsChanged(video_id, start, end))
             return _records(session, painting.overlapping(session, video_id, start, end))
 
+    def lock_video(self, video_id: int) -> None:
+        """Serialise edits of one video until this unit ends (PostgreSQL row lock; SQLite's
+        writers are serialised already), so checking what is there and writing are one step."""
+        with self._write("lock the video for editing") as session:
+            query = select(VideoRow.id).where(VideoRow.id == video_id)
+            if session.get_bind().dialect.name != "sqlite":
+                query = query.with_for_update()
+            if session.scalar(query) is None:
+                raise StoreError(
+                    f"There is no video with id {video_id}; it may have been removed from the project."
+                )
+
     def labelled_frames(self, video_id: int) -> int:
         with self._read("count the labelled frames") as session:
             total = session.scalar(
@@ -165,6 +177,7 @@ def _records(session: Session, rows: Iterable[SegmentRow]) -> list[Segment]:
             source=SegmentSource(r.source),
             created_at=r.created_at,
             updated_at=r.updated_at,
+            version=r.version,
         )
         for r in rows
     ]

@@ -13,16 +13,20 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-from core.errors import StoreError
-from core.store.changes import Change, coalesce
+from core.errors import ConflictError, StoreError
+from core.store.changes import Change, coalesce, to_json
+from core.store.orm import ChangeFeedRow
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,9 @@ READ_ONLY_OPTION = "c3d_read_only"
 """Execution option read by the SQLite ``begin`` hook: readers need no write lock."""
 
 Listener = Callable[[Sequence[Change]], None]
+
+NOTIFY_CHANNEL = "c3d_changes"
+"""PostgreSQL channel that wakes other apps after a commit; the payload is the origin."""
 
 
 class Keep(enum.Enum):
@@ -42,6 +49,11 @@ KEEP: Final = Keep.KEEP
 
 def explain(exc: SQLAlchemyError, action: str) -> StoreError:
     """A sentence for the user; the original exception stays chained for the log."""
+    if isinstance(exc, StaleDataError):
+        return ConflictError(
+            f"Could not {action}: someone else changed these labels at the same moment. "
+            "The view now shows their edit; make yours again if it is still needed."
+        )
     detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
     lowered = detail.lower()
     if isinstance(exc, OperationalError) and "locked" in lowered:
@@ -75,6 +87,8 @@ class Units:
         self._factory = factory
         self._local = threading.local()
         self._listeners: list[Listener] = []
+        self.origin = uuid.uuid4().hex
+        """Names this process's store in the change feed, so it can skip its own commits."""
 
     def current(self) -> UnitOfWork | None:
         unit: UnitOfWork | None = getattr(self._local, "unit", None)
@@ -101,6 +115,8 @@ class Units:
                 self._local.unit = unit
                 try:
                     yield unit
+                    if unit.changes:
+                        self._publish(session, unit.changes)
                 finally:
                     self._local.unit = None
         except SQLAlchemyError as exc:
@@ -108,6 +124,16 @@ class Units:
             raise explain(exc, action) from exc
         if unit.changes:
             self._notify(coalesce(unit.changes))
+
+    def _publish(self, session: Session, changes: Sequence[Change]) -> None:
+        """Tell other processes, in the same transaction: a feed row, and on PostgreSQL a NOTIFY
+        (delivered only if, and when, this commits)."""
+        session.add(ChangeFeedRow(origin=self.origin, changes=[to_json(c) for c in coalesce(changes)]))
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_notify(:channel, :origin)"),
+                {"channel": NOTIFY_CHANNEL, "origin": self.origin},
+            )
 
     def _notify(self, changes: Sequence[Change]) -> None:
         for listener in list(self._listeners):
