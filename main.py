@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from gui.app import run_app  # Qt is imported only when the desktop app starts
 
-        return run_app(url)
+        return run_app(url, args.annotator)
     try:
-        project = open_project(url)  # the app's path too: units of work, then events
+        project = open_project(url, args.annotator)  # the app's path too: units of work, then events
         try:
             return run_command(args, project.store)
         finally:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from core.errors import ConflictError
+from core.paths import sqlite_file
 from core.project.events import ProjectEvents
 from core.project.remote import RemoteChanges
 from core.store import Store, open_store
@@ -97,6 +98,8 @@ class Project:
 
     def listen_to_others(self, interval_s: float = 0.5) -> None:
         """Hear other apps' commits on this store (a background thread) as this project's events."""
+        if self.store.engine.dialect.name == "sqlite" and sqlite_file(self.url) is None:
+            return  # an in-memory store: no other process can see it
         if self._remote is None:
             self._remote = RemoteChanges(self, interval_s)
             self._remote.start()

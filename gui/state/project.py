@@ -77,6 +77,7 @@ class ProjectState(QObject):
         self.project = project
         self.undo_stack = self._project_stack(project)
         bridge.attach(project)
+        project.listen_to_others()  # colleagues' edits arrive as events, like our own
         self.statuses: list[VideoStatus] = []
         self.classes: list[LabelClass] = []
         self.current_class_id: int | None = None
@@ -127,6 +128,7 @@ class ProjectState(QObject):
         self.project = project
         self.undo_stack = self._project_stack(project)
         self.bridge.attach(project)
+        project.listen_to_others()
         self.current_class_id, self._class_chosen = None, False
         self.statuses, self.classes, self.model = [], [], None
         self.project_changed.emit()

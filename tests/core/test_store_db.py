@@ -70,7 +70,10 @@ def test_reopening_is_a_no_op_upgrade(db_url: str, caplog: pytest.LogCaptureFixt
         assert len(second.segments.list(video.id)) == 1
         assert [c.name for c in second.classes.list()] == [BACKGROUND]
         with second.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert (
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                == ScriptDirectory.from_config(alembic_config()).get_current_head()
+            )
 
 
 def test_corrupt_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

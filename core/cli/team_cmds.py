@@ -1,0 +1,90 @@
+"""Team mode on the command line: `log` (who changed what, and restoring it) and `claim`
+(the work queue). Edits are signed with ``--annotator`` (or ``$C3D_LABELLER_ANNOTATOR``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from core.cli.common import find_video
+from core.errors import StoreError
+from core.project import Project, actions
+from core.store import Store
+from core.store.records import NewSegment
+from core.store.work import WorkState
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    log = sub.add_parser(
+        "log", help="a video's edit log (who changed what); `log restore ID` puts an entry's frames back"
+    )
+    log.add_argument("target", nargs="+", metavar="VIDEO | restore ID")
+    log.set_defaults(handler=log_cmd)
+
+    claim = sub.add_parser("claim", help="the work queue: take the next video, mark one done, list them")
+    claim_sub = claim.add_subparsers(dest="action", required=True)
+    take = claim_sub.add_parser("next", help="claim the next video nobody has claimed")
+    take.set_defaults(handler=claim_next)
+    done = claim_sub.add_parser("done", help="mark VIDEO labelled (or --reviewed)")
+    done.add_argument("video")
+    done.add_argument("--reviewed", action="store_true")
+    done.set_defaults(handler=claim_done)
+    claim_sub.add_parser("list", help="every video's state and who has it").set_defaults(handler=claim_list)
+
+
+def _project(args: argparse.Namespace, store: Store) -> Project:
+    return Project(store, getattr(args, "annotator", None))
+
+
+def log_cmd(args: argparse.Namespace, store: Store) -> int:
+    target: list[str] = args.target
+    if target[0] == "restore":
+        if len(target) != 2 or not target[1].isdigit():
+            raise StoreError("Use `log restore ID` with the number `log VIDEO` shows in its first column.")
+        project = _project(args, store)
+        entry = store.edit_log.get(int(target[1]))
+        change = actions.restore_logged(project, entry.id)
+        state = "restored" if change is not None else "already as it was"
+        print(f"{state}: frames {entry.start_frame}–{entry.end_frame} of video {entry.video_id}")
+        return 0
+    if len(target) != 1:
+        raise StoreError("Use `log VIDEO` (a path or id) or `log restore ID`.")
+    video = find_video(store, target[0])
+    names = {c.id: c.name for c in store.classes.list()}
+
+    def describe(segments: Sequence[NewSegment]) -> str:
+        parts = [f"{names.get(s.class_id, f'#{s.class_id}')} {s.start_frame}–{s.end_frame}" for s in segments]
+        return ", ".join(parts) or "nothing"
+
+    for e in store.edit_log.list(video.id):
+        when = e.at.strftime("%Y-%m-%d %H:%M:%S")
+        print(
+            f"{e.id}\t{when}\t{e.annotator}\t{e.action}\t{e.start_frame}–{e.end_frame}\t"
+            f"{describe(e.before)} → {describe(e.after)}"
+        )
+    return 0
+
+
+def claim_next(args: argparse.Namespace, store: Store) -> int:
+    project = _project(args, store)
+    assignment = store.work.claim_next(project.annotator)
+    if assignment is None:
+        print("nothing left to label")
+        return 0
+    print(f"{assignment.video_id}\t{assignment.path}\tclaimed by {assignment.claimed_by}")
+    return 0
+
+
+def claim_done(args: argparse.Namespace, store: Store) -> int:
+    project = _project(args, store)
+    video = find_video(store, args.video)
+    state = WorkState.REVIEWED if args.reviewed else WorkState.LABELLED
+    store.work.set_state(video.id, state, project.annotator)
+    print(f"{video.id}\t{state.value}")
+    return 0
+
+
+def claim_list(args: argparse.Namespace, store: Store) -> int:
+    for a in store.work.list():
+        print(f"{a.video_id}\t{a.state.value}\t{a.claimed_by or '-'}\t{a.path}")
+    return 0
