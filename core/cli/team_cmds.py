@@ -31,6 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     done.set_defaults(handler=claim_done)
     claim_sub.add_parser("list", help="every video's state and who has it").set_defaults(handler=claim_list)
 
+    coding = sub.add_parser("coding", help="independent codings of a video, for `evaluate --agreement`")
+    coding_sub = coding.add_subparsers(dest="action", required=True)
+    csave = coding_sub.add_parser("save", help="keep VIDEO's labels as your coding")
+    csave.add_argument("video")
+    csave.add_argument("--clear", action="store_true", help="then unlabel VIDEO for the next coder")
+    csave.set_defaults(handler=coding_save)
+    clist = coding_sub.add_parser("list", help="who has coded VIDEO")
+    clist.add_argument("video")
+    clist.set_defaults(handler=coding_list)
+    cuse = coding_sub.add_parser("use", help="make CODER's coding VIDEO's labels (the reference)")
+    cuse.add_argument("video")
+    cuse.add_argument("coder")
+    cuse.set_defaults(handler=coding_use)
+
 
 def _project(args: argparse.Namespace, store: Store) -> Project:
     return Project(store, getattr(args, "annotator", None))
@@ -87,4 +101,44 @@ def claim_done(args: argparse.Namespace, store: Store) -> int:
 def claim_list(args: argparse.Namespace, store: Store) -> int:
     for a in store.work.list():
         print(f"{a.video_id}\t{a.state.value}\t{a.claimed_by or '-'}\t{a.path}")
+    return 0
+
+
+def coding_save(args: argparse.Namespace, store: Store) -> int:
+    project = _project(args, store)
+    video = find_video(store, args.video)
+    actions.save_coding(project, video.id, args.clear)
+    cleared = " and cleared the labels" if args.clear else ""
+    print(f"saved {project.annotator}'s coding of video {video.id}{cleared}")
+    return 0
+
+
+def coding_list(args: argparse.Namespace, store: Store) -> int:
+    video = find_video(store, args.video)
+    for coder, segments in sorted(store.codings.list(video.id).items()):
+        print(f"{coder}\t{len(segments)} segments")
+    return 0
+
+
+def coding_use(args: argparse.Namespace, store: Store) -> int:
+    project = _project(args, store)
+    video = find_video(store, args.video)
+    actions.use_coding(project, video.id, args.coder)
+    print(f"video {video.id} now holds {args.coder}'s coding")
+    return 0
+
+
+def agreement_report(store: Store, video_ref: str) -> int:
+    from core.labels.agreement import agreement, report_lines
+
+    video = find_video(store, video_ref)
+    codings = store.codings.list(video.id)
+    if len(codings) < 2:
+        raise StoreError(
+            f"Video {video.id} has {len(codings)} coding(s); agreement needs two "
+            "(`coding save` by each coder)."
+        )
+    frames = max([video.best_frame_count, *(e for c in codings.values() for _, _, e in c)])
+    for line in report_lines(agreement(codings, frames)):
+        print(line)
     return 0

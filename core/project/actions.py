@@ -18,7 +18,7 @@ from core.labels.accept import accept_events
 from core.labels.editing import Edit
 from core.labels.keys import check_class_key
 from core.project.project import Project, Undoable
-from core.store.records import Segment
+from core.store.records import NewSegment, Segment
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +205,48 @@ def set_class_shortcut(
 
 def delete_class(project: Project, class_id: int, reassign_to: int | None = None) -> Undoable | None:
     return _class(project, lambda: class_edits.delete_class(project.store, class_id, reassign_to))
+
+
+# --- independent codings (team mode) -----------------------------------------------------------
+
+
+def save_coding(project: Project, video_id: int, clear: bool = False) -> Undoable | None:
+    """Keep the video's labels as this annotator's coding; ``clear`` then unlabels the video
+    (one unit: saved and cleared, or neither) so the next coder starts blank."""
+    store = project.store
+    video = store.videos.get(video_id)
+
+    def run() -> Undoable | None:
+        coding = [(s.class_name, s.start_frame, s.end_frame) for s in store.segments.list(video_id)]
+        store.codings.save(video_id, project.annotator, coding)
+        if clear and coding:
+            return clear_range(project, video_id, 0, max(video.best_frame_count, coding[-1][2]))
+        return None
+
+    return project.do(run, "save the coding")
+
+
+def use_coding(project: Project, video_id: int, coder: str) -> Undoable | None:
+    """Make ``coder``'s coding the video's labels (the reference): one logged, undoable edit."""
+    store = project.store
+    coding = store.codings.get(video_id, coder)
+    by_name = {c.name: c.id for c in store.classes.list()}
+    missing = sorted({name for name, _, _ in coding} - set(by_name))
+    if missing:
+        raise StoreError(
+            f"The coding uses classes this project no longer has ({', '.join(missing)}); add them first."
+        )
+    video = store.videos.get(video_id)
+    end = max([video.best_frame_count, *(e for _, _, e in coding)])
+    new = [NewSegment(by_name[name], start, stop) for name, start, stop in coding]
+    return _edit(
+        project,
+        lambda: editing.record_edit(
+            store,
+            f"Use {coder}'s coding",
+            video_id,
+            0,
+            end,
+            lambda: store.segments.replace_range(video_id, 0, end, new),
+        ),
+    )

@@ -26,6 +26,7 @@ from core.errors import StoreError
 from core.paths import files_dir_for, sqlite_file, to_stored
 from core.store import migrate
 from core.store.classes import BACKGROUND_COLOR, ClassRepository, name_key
+from core.store.codings import CodingRepository
 from core.store.editlog import EditLogRepository
 from core.store.features import FeatureRepository
 from core.store.imports import ImportRepository
@@ -74,6 +75,11 @@ class Store:
     def edit_log(self) -> EditLogRepository:
         """Who changed what, per video (team mode)."""
         return EditLogRepository(self.session_factory)
+
+    @property
+    def codings(self) -> CodingRepository:
+        """Annotators' independent codings of a video, for agreement (team mode)."""
+        return CodingRepository(self.session_factory)
 
     @property
     def work(self) -> WorkRepository:

@@ -242,3 +242,17 @@ class ChangeFeedRow(Base):
     origin: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
     changes: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class CodingRow(Base):
+    """One annotator's independent coding of a video, kept apart from the project's labels
+    (which one of them becomes, when chosen as the reference)."""
+
+    __tablename__ = "codings"
+    __table_args__ = (UniqueConstraint("video_id", "coder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    coder: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    segments: Mapped[list[Any]] = mapped_column(JSON)  # [[class name, start, end], ...]

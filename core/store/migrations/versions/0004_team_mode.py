@@ -1,4 +1,4 @@
-"""Team mode: segment versions, the edit log, the change feed, the video work queue
+"""Team mode: segment versions, the edit log, the change feed, the video work queue, codings
 
 Revision ID: 0004
 Revises: 0002
@@ -55,9 +55,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_change_feed")),
     )
     op.create_index(op.f("ix_change_feed_at"), "change_feed", ["at"], unique=False)
+    op.create_table(
+        "codings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("video_id", sa.Integer(), nullable=False),
+        sa.Column("coder", sa.String(length=100), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("segments", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["video_id"], ["videos.id"], name=op.f("fk_codings_video_id_videos"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_codings")),
+        sa.UniqueConstraint("video_id", "coder", name=op.f("uq_codings_video_id")),
+    )
+    op.create_index(op.f("ix_codings_video_id"), "codings", ["video_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_codings_video_id"), table_name="codings")
+    op.drop_table("codings")
     op.drop_index(op.f("ix_change_feed_at"), table_name="change_feed")
     op.drop_table("change_feed")
     op.drop_index(op.f("ix_edit_log_video_id"), table_name="edit_log")
