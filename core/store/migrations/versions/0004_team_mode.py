@@ -66,7 +66,7 @@ def upgrade() -> None:
             ["video_id"], ["videos.id"], name=op.f("fk_codings_video_id_videos"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_codings")),
-        sa.UniqueConstraint("video_id", "coder", name=op.f("uq_codings_video_id")),
+        sa.UniqueConstraint("video_id", "coder", name=op.f("uq_codings_video_id_coder")),
     )
     op.create_index(op.f("ix_codings_video_id"), "codings", ["video_id"], unique=False)
 
