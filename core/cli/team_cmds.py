@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     done.set_defaults(handler=claim_done)
     claim_sub.add_parser("list", help="every video's state and who has it").set_defaults(handler=claim_list)
 
+    copy = sub.add_parser("copy-store", help="copy this whole project into a new store (e.g. PostgreSQL)")
+    copy.add_argument("--to", required=True, metavar="URL", help="the new store, e.g. postgresql://host/db")
+    copy.set_defaults(handler=copy_store_cmd)
+
     coding = sub.add_parser("coding", help="independent codings of a video, for `evaluate --agreement`")
     coding_sub = coding.add_subparsers(dest="action", required=True)
     csave = coding_sub.add_parser("save", help="keep VIDEO's labels as your coding")
@@ -141,4 +145,14 @@ def agreement_report(store: Store, video_ref: str) -> int:
     frames = max([video.best_frame_count, *(e for c in codings.values() for _, _, e in c)])
     for line in report_lines(agreement(codings, frames)):
         print(line)
+    return 0
+
+
+def copy_store_cmd(args: argparse.Namespace, store: Store) -> int:
+    from core.paths import resolve_db_url
+    from core.store.copy import copy_store
+
+    counts = copy_store(store, resolve_db_url(args.to))
+    for table, rows in counts.items():
+        print(f"{table}\t{rows}")
     return 0
