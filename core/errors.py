@@ -27,9 +27,13 @@ class ConflictError(StoreError):
     ``video_id``/``start``/``end`` name the range, so the view can be refreshed to show theirs.
     """
 
-    def __init__(self, message: str, video_id: int | None = None, start: int = 0, end: int = 0) -> None:
+    def __init__(
+        self, message: str, video_id: int | None = None, start: int = 0, end: int = 0, retryable: bool = False
+    ) -> None:
         super().__init__(message)
         self.video_id, self.start, self.end = video_id, start, end
+        self.retryable = retryable
+        """Two writes met on one row at the same moment: running the edit again may well succeed."""
 
 
 class ImportFormatError(AppError):

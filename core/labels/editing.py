@@ -101,7 +101,7 @@ def record_edit(
     if end <= start:
         raise StoreError(f"Nothing to edit: the range {start}–{end} is empty.")
     with store.unit("save the label edit"):  # joins the caller's unit, if any: all or nothing
-        store.segments.lock_video(video_id)  # check-then-write is one step, also on PostgreSQL
+        store.segments.lock_range(video_id, start, end)  # check-then-write is one step, also on PostgreSQL
         current = store.segments.list(video_id, start, end)
         saw = _SEEN.get()
         if saw is not None:

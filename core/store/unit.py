@@ -49,10 +49,11 @@ KEEP: Final = Keep.KEEP
 
 def explain(exc: SQLAlchemyError, action: str) -> StoreError:
     """A sentence for the user; the original exception stays chained for the log."""
-    if isinstance(exc, StaleDataError):
+    if isinstance(exc, StaleDataError) or "deadlock detected" in str(getattr(exc, "orig", "")):
         return ConflictError(
             f"Could not {action}: someone else changed these labels at the same moment. "
-            "The view now shows their edit; make yours again if it is still needed."
+            "The view now shows their edit; make yours again if it is still needed.",
+            retryable=True,
         )
     detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
     lowered = detail.lower()

@@ -182,3 +182,30 @@ def test_claims_under_concurrency_never_give_a_video_twice(backend_url: str) -> 
     }
     for p in (setup, *coders):
         p.close()
+
+
+def test_concurrent_edits_of_different_frames_of_one_segment_both_land(
+    team: tuple[Project, Project, int, int],
+) -> None:
+    """Both cut a hole in the same long segment at once: different frames, so no conflict,
+    although both change its row (the loser of that race is run again, transparently)."""
+    ann, bob, video, walk = team
+    actions.label_range(ann, video, 0, 200, walk)
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def cut(who: Project, start: int) -> None:
+        saw = who.store.segments.list(video)
+        barrier.wait()
+        try:
+            actions.clear_range(who, video, start, start + 10, seen=saw)
+        except ConflictError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=cut, args=a) for a in ((ann, 20), (bob, 150))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert _labels(ann, video) == [("walk", 0, 20), ("walk", 30, 150), ("walk", 160, 200)]
