@@ -194,6 +194,9 @@ class MainWindow(QMainWindow):
             "open_project": self.open_project,
             "open_project_url": self.open_project_url,
             "open_demo": lambda: s.open_demo(),
+            "next_to_label": s.next_to_label,
+            "mark_labelled": lambda: s.mark_labelled(c.video.id if c.video is not None else None),
+            "annotator": self.set_annotator,
             "import_labels": self.import_labels,
             "export_video": lambda: self.export(False),
             "export_project": lambda: self.export(True),
@@ -418,6 +421,14 @@ class MainWindow(QMainWindow):
         )
         if ok and url.strip():
             self.switch_project(url.strip())
+
+    def set_annotator(self) -> None:
+        name, ok = QInputDialog.getText(
+            self, "Annotator", "Your name, as your edits are signed:", text=self.project.project.annotator
+        )
+        if ok and name.strip():
+            self.project.set_annotator(name.strip())
+            self.settings.setValue("team/annotator", name.strip())
 
     def switch_project(self, location: str) -> None:
         self.playback.pause()

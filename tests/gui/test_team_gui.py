@@ -39,3 +39,28 @@ def test_a_colleagues_edits_show_up_and_a_stale_edit_is_a_conflict(
         assert _labels(store.segments.list(vid)) == [("walk", 5, 15), ("walk", 20, 35)]
     finally:
         colleague.close()
+
+
+def test_next_video_to_label_claims_and_opens_one_nobody_has(
+    qtbot: Any, window: Any, store: Store, tiny_video: Path, tmp_path: Path
+) -> None:
+    from tests.videos import write_mjpeg_avi
+
+    second = write_mjpeg_avi(tmp_path / "second.avi", 20, size=(112, 112))
+    open_video(qtbot, window, tiny_video)
+    window.project.add_videos([str(second)])
+    qtbot.waitUntil(
+        lambda: len(store.videos.list()) == 2 and not window.runner.is_running("add videos"), timeout=15000
+    )
+    first_id = store.videos.list()[0].id
+    store.work.claim_next("bob")  # Bob has the first video already
+    window.project.set_annotator("ann")
+    window.actions_by_name["next_to_label"].trigger()
+    second_id = store.videos.list()[1].id
+    qtbot.waitUntil(
+        lambda: window.current.video is not None and window.current.video.id == second_id, timeout=10000
+    )
+    claims = {a.video_id: a.claimed_by for a in store.work.list()}
+    assert claims == {first_id: "bob", second_id: "ann"}
+    window.actions_by_name["mark_labelled"].trigger()
+    assert [a.state.value for a in store.work.list()] == ["to_label", "labelled"]
