@@ -11,6 +11,7 @@ edits missing from the log; replaying the edit log must also give the final labe
 ``commit_ms`` is the wall time of each edit action (lock, check, write, log, feed, commit).
 ``notify_ms``: during the load, a probe app in this process labels frames of a second video
 every 100 ms; a listening app (another store object) records when it hears each probe.
+``solo`` runs one worker alone for comparison (``contention_p95_ratio``).
 Prints one JSON object. Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/team.py``.
 """
 
@@ -85,7 +86,7 @@ def replay(entries: Sequence[Any]) -> list[tuple[int, int, int]]:
     return runs
 
 
-def phase(url: str, mode: str) -> dict[str, Any]:
+def phase(url: str, mode: str, workers: int = WORKERS) -> dict[str, Any]:
     probe, listener = open_project(url, "probe"), open_project(url, "listener")
     heard: dict[tuple[int, int], float] = {}
     listener.events.segments.connect(
@@ -95,7 +96,7 @@ def phase(url: str, mode: str) -> dict[str, Any]:
     time.sleep(1.0)
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=worker, args=(url, i, mode, 1000 + i, out)) for i in range(WORKERS)]
+    procs = [ctx.Process(target=worker, args=(url, i, mode, 1000 + i, out)) for i in range(workers)]
     t_start = time.perf_counter()
     for p in procs:
         p.start()
@@ -176,6 +177,12 @@ def main() -> int:
             url = server.new_url()
             prepare(url)
             report[mode] = phase(url, mode)
+        url = server.new_url()  # the same edits from one process alone: what contention costs
+        prepare(url)
+        report["solo"] = phase(url, "separate", workers=1)
+        report["contention_p95_ratio"] = round(
+            report["separate"]["commit_p95_ms"] / report["solo"]["commit_p95_ms"], 2
+        )
         report["lost_updates"] = sum(report[m]["lost_updates"] for m in ("overlapping", "separate"))
         report["commit_p95_ms"] = max(report[m]["commit_p95_ms"] for m in ("overlapping", "separate"))
         report["notify_p95_ms"] = max(

@@ -70,6 +70,14 @@ def explain(exc: SQLAlchemyError, action: str) -> StoreError:
     return StoreError(f"Could not {action}: {hint}")
 
 
+def _log_failure(exc: SQLAlchemyError, action: str) -> None:
+    """A race two edits lost to each other is expected in team mode: no traceback for that."""
+    if isinstance(exc, StaleDataError):
+        log.info("Store write met a concurrent change while trying to %s", action)
+    else:
+        log.warning("Store write failed while trying to %s", action, exc_info=True)
+
+
 class UnitOfWork:
     """One open transaction and the changes noted in it so far."""
 
@@ -121,7 +129,7 @@ class Units:
                 finally:
                     self._local.unit = None
         except SQLAlchemyError as exc:
-            log.warning("Store write failed while trying to %s", action, exc_info=True)
+            _log_failure(exc, action)
             raise explain(exc, action) from exc
         if unit.changes:
             self._notify(coalesce(unit.changes))
@@ -176,7 +184,7 @@ class Repository:
             yield outer.session
             outer.session.flush()
         except SQLAlchemyError as exc:  # the caller's unit rolls back when this reaches it
-            log.warning("Store write failed while trying to %s", action, exc_info=True)
+            _log_failure(exc, action)
             raise explain(exc, action) from exc
 
     def _changed(self, change: Change) -> None:

@@ -143,6 +143,11 @@ class ProjectState(QObject):
             self.message.emit(f"Opened project {url}.")
         return True
 
+    def stop_listening(self) -> None:
+        """No more events from other apps (at shutdown, before the views go away)."""
+        for project, _stack in self._projects.values():
+            project.stop_listening()
+
     def close_all(self) -> None:
         """Close every project this session opened (at exit)."""
         self.bridge.detach()
