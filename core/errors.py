@@ -50,3 +50,7 @@ class Cancelled(AppError):
 
 class TrainingError(AppError):
     """A fine-tuning run cannot start or had to stop without producing a model."""
+
+
+class FileWriteError(AppError):
+    """An output file (an export, a model file) could not be written; the old one is intact."""

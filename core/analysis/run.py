@@ -17,7 +17,7 @@ import numpy as np
 
 from core.analysis.inference import InferenceOutcome, Progress, WindowBatch, infer_windows
 from core.analysis.windows import window_starts
-from core.errors import Cancelled
+from core.errors import Cancelled, InferenceError
 from core.learning.feature_cache import FeatureCache, FeatureSink, Layer, model_trunk_hashes
 from core.media.library import open_reader
 from core.media.video import VideoReader
@@ -128,6 +128,11 @@ def analyse_video(
                 on_progress=progress,
                 outcome=outcome,
             ):
+                if not np.isfinite(batch.probs).all():
+                    raise InferenceError(
+                        f"The model gave non-numbers (NaN or infinity) for {video.path}, so its weights "
+                        "are damaged; the run was stopped and nothing from it was stored as a prediction."
+                    )
                 store.predictions.add_windows(run.id, batch.starts, batch.probs)
                 if sink is not None:
                     sink.add(batch.starts, batch.pool5, batch.fc7)
@@ -135,6 +140,9 @@ def analyse_video(
                     on_batch(batch)
         except Cancelled:
             status = RunStatus.CANCELLED
+        except KeyboardInterrupt:  # Ctrl+C is the user stopping the run, not the run failing
+            store.predictions.finish(run.id, RunStatus.CANCELLED)
+            raise
         except BaseException:
             store.predictions.finish(run.id, RunStatus.FAILED)
             raise

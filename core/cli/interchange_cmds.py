@@ -67,12 +67,12 @@ def import_cmd(args: argparse.Namespace, store: Store) -> int:
         print(video_plan.summary())
     if plan.new_classes:
         print(f"new classes: {', '.join(plan.new_classes)}")
-    for problem in plan.problems:
-        print(problem)
+    for line in plan.problem_lines():
+        print(line)
     if not plan.can_commit:
-        count = len(plan.errors)
+        count = plan.error_count
         raise ImportFormatError(
-            f"{count} problem{'s' if count > 1 else ''} found (listed above); nothing was imported."
+            f"{count:,} problem{'s' if count > 1 else ''} found (listed above); nothing was imported."
         )
     if args.dry_run:
         print(f"dry run: would import {plan.added} segments; nothing was written")

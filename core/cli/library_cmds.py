@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from core.cli.common import find_video, frame_number
-from core.errors import StoreError
+from core.errors import StoreError, VideoError
 from core.media.library import add_video, expand_video_paths
 from core.store import Store
 from core.store.records import NewSegment, SegmentSource
@@ -54,9 +54,22 @@ def videos_list(args: argparse.Namespace, store: Store) -> int:
 
 
 def videos_add(args: argparse.Namespace, store: Store) -> int:
-    for path in expand_video_paths(args.paths):
-        video = add_video(store, path)
+    """Every good file is added even when others are bad; the bad ones are listed with why."""
+    paths = expand_video_paths(args.paths)
+    failed = 0
+    for path in paths:
+        try:
+            video = add_video(store, path)
+        except VideoError as exc:
+            failed += 1
+            print(f"not added\t{path}\t{exc}")
+            continue
         print(f"added {video.id}\t{video.path}")
+    if failed:
+        raise VideoError(
+            f"{failed} of {len(paths)} file{'s' if len(paths) > 1 else ''} could not be added "
+            "(listed above with the reason); the others were added."
+        )
     return 0
 
 

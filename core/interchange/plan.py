@@ -10,6 +10,7 @@ refuses while any problem is an error, so nothing partial is ever committed.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from core.errors import ImportFormatError
 from core.interchange.formats import PREDICTED, ParsedSpan, Problem, SegmentFormat, Severity
-from core.interchange.formats.base import BadFile
+from core.interchange.formats.base import BadFile, ProblemLog, problem_kind
 from core.interchange.frames import span_frames
 from core.interchange.matching import ClassMapper, VideoMatcher
 from core.store import Store
@@ -70,15 +71,37 @@ class VideoPlan:
 class ImportPlan:
     videos: list[VideoPlan]
     problems: list[Problem]
+    """The first problems of each severity (up to ``MAX_KEPT_PROBLEMS``); ``omitted`` counts the rest."""
     new_classes: list[str]
+    omitted: Counter[tuple[Severity, str]] = field(default_factory=Counter)
+    """Problems beyond those kept, by (severity, kind)."""
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
     @property
+    def error_count(self) -> int:
+        return len(self.errors) + sum(
+            n for (severity, _), n in self.omitted.items() if severity is Severity.ERROR
+        )
+
+    @property
     def can_commit(self) -> bool:
-        return not self.errors
+        return self.error_count == 0
+
+    def problem_lines(self, shown: int = 50) -> list[str]:
+        """The first ``shown`` problems, then one line that groups all the others by kind."""
+        lines = [str(p) for p in self.problems[:shown]]
+        rest: Counter[str] = Counter(problem_kind(p.reason) for p in self.problems[shown:])
+        for (_, kind), count in self.omitted.items():
+            rest[kind] += count
+        if rest:
+            total = sum(rest.values())
+            kinds = "; ".join(f"{count:,} × {kind}" for kind, count in rest.most_common(5))
+            more = f"; and {len(rest) - 5} other kinds" if len(rest) > 5 else ""
+            lines.append(f"… and {total:,} more problems of the same kinds: {kinds}{more}")
+        return lines
 
     @property
     def added(self) -> int:
@@ -91,7 +114,7 @@ def plan_import(
     options = options or ImportOptions()
     matcher = VideoMatcher(store.videos.list())
     mapper = ClassMapper(store.classes.list(), options.class_map, options.create_classes)
-    problems: list[Problem] = []
+    problems = log = ProblemLog()
     wanted: dict[int, list[PlannedSegment]] = {}
     videos: dict[int, Video] = {}
     for path in files:
@@ -103,7 +126,7 @@ def plan_import(
         except ImportFormatError as exc:
             problems.append(Problem(Path(path).name, "", str(exc)))
             continue
-        problems.extend(parsed.problems)
+        log.merge(parsed.log)
         if not parsed.spans and not parsed.problems:
             problems.append(Problem(parsed.path.name, "", "the file holds no labels", Severity.WARNING))
         reported: set[str] = set()
@@ -114,7 +137,7 @@ def plan_import(
                 videos[video.id] = video
                 wanted.setdefault(video.id, []).append(segment)
     plans = [_video_plan(store, videos[vid], segs, options.overlap, problems) for vid, segs in wanted.items()]
-    return ImportPlan(plans, problems, list(mapper.new.values()))
+    return ImportPlan(plans, log.kept, list(mapper.new.values()), log.omitted)
 
 
 def _check(
@@ -122,7 +145,7 @@ def _check(
     file: str,
     matcher: VideoMatcher,
     mapper: ClassMapper,
-    problems: list[Problem],
+    problems: ProblemLog,
     reported: set[str],
 ) -> tuple[Video, PlannedSegment] | None:
     """The span as a planned segment of a video, or None after recording why not."""
@@ -171,7 +194,7 @@ def _source(text: str | None) -> SegmentSource:
 
 
 def _video_plan(
-    store: Store, video: Video, wanted: list[PlannedSegment], overlap: Overlap, problems: list[Problem]
+    store: Store, video: Video, wanted: list[PlannedSegment], overlap: Overlap, problems: ProblemLog
 ) -> VideoPlan:
     plan = VideoPlan(video)
     kept = _resolve_overlaps(sorted(wanted, key=lambda s: (s.start_frame, s.end_frame)), overlap, problems)
@@ -201,7 +224,7 @@ def _video_plan(
 
 
 def _resolve_overlaps(
-    segments: list[PlannedSegment], overlap: Overlap, problems: list[Problem]
+    segments: list[PlannedSegment], overlap: Overlap, problems: ProblemLog
 ) -> list[PlannedSegment]:
     """Same-class overlaps merge or are rejected; different classes on one frame are always an error."""
     kept: list[PlannedSegment] = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from core.errors import CheckpointError
+from core.atomic import temp_beside, write_failure
+from core.errors import CheckpointError, FileWriteError
 from core.model.network import C3D_BN
 from core.model.spec import InputSpec
 
@@ -32,6 +32,8 @@ FORMAT_VERSION = 1
 _PREFIX = "c3d_labeller."
 _FIELDS = ("format_version", "name", "class_names", "input_spec", "created_at", "parent", "training")
 _PICKLE_MAGICS = (b"PK\x03\x04", b"\x80")  # zip-based torch.save, legacy pickle protocol ≥ 2
+MAX_HEADER_BYTES = 100 << 20
+"""safetensors' own limit on the header; ours are a few KB."""
 
 
 @dataclass(frozen=True)
@@ -155,21 +157,18 @@ def save_checkpoint(path: str | os.PathLike[str], model: C3D_BN, meta: Checkpoin
         for key, value in model.state_dict().items()
     }
     metadata = _encode_meta(meta)
-    tmp_name: str | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        save_file(tensors, tmp_name, metadata=metadata)
-        with open(tmp_name, "r+b") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-        tmp_name = None
+        with temp_beside(path, make_parents=False, what="the model file") as (fd, tmp_name):
+            save_file(tensors, tmp_name, metadata=metadata)
+            os.fsync(fd)
+            os.replace(tmp_name, path)
         _fsync_dir(path.parent)
-    except (OSError, SafetensorError) as exc:
+    except FileWriteError as exc:
+        raise CheckpointError(str(exc)) from exc
+    except OSError as exc:
+        raise CheckpointError(write_failure(path, exc, "the model file")) from exc
+    except SafetensorError as exc:
         raise CheckpointError(f"Could not write the model file {path}: {exc}.") from exc
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
     log.info("Saved checkpoint %s (%d classes)", path, len(meta.class_names))
 
 
@@ -186,10 +185,10 @@ def _fsync_dir(directory: Path) -> None:
 
 def _open_header(path: Path) -> tuple[dict[str, str] | None, dict[str, tuple[list[int], str]]]:
     """Metadata and each tensor's (shape, dtype), without reading any tensor data."""
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a model file.")
     if not path.exists():
         raise CheckpointError(f"The model file {path} does not exist.")
-    if not path.is_file():
-        raise CheckpointError(f"{path} is a folder, not a model file.")
     try:
         with safe_open(str(path), framework="pt") as handle:
             raw = handle.metadata()
@@ -205,17 +204,76 @@ def _open_header(path: Path) -> tuple[dict[str, str] | None, dict[str, tuple[lis
 
 
 def _not_safetensors_message(path: Path) -> str:
+    """What exactly is wrong, from the first bytes: a pickle, a cut file, a damaged header."""
+    name = path.name
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+            if head.startswith(_PICKLE_MAGICS) and head[8:9] != b"{":
+                return (
+                    f"{name} is not a .safetensors model file but a PyTorch pickle (.pt); "
+                    "if it holds Sports-1M C3D weights, use Import Sports-1M weights instead."
+                )
+            if len(head) < 9 or head[8:9] != b"{":  # no JSON header after the length field
+                return f"{name} is not a .safetensors model file or is damaged."
+            header_len = int.from_bytes(head[:8], "little")
+            if header_len > size - 8:
+                return (
+                    f"{name} is damaged or cut short: its header claims {header_len:,} bytes "
+                    f"but the whole file has {size:,}."
+                )
+            if header_len > MAX_HEADER_BYTES:
+                return (
+                    f"{name} is damaged: its header claims {header_len:,} bytes, far more than a model needs."
+                )
+            raw = head[8:] + handle.read(header_len - 1)
+    except OSError as exc:
+        return f"Could not read the model file {name}: {exc.strerror or exc}."
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return f"{name} is not a .safetensors model file, or its header is damaged (not valid JSON)."
+    if not isinstance(header, dict):
+        return f"{name} is not a .safetensors model file, or its header is damaged."
+    ends = [
+        entry["data_offsets"][1]
+        for key, entry in header.items()
+        if key != "__metadata__"
+        and isinstance(entry, dict)
+        and isinstance(entry.get("data_offsets"), list)
+        and len(entry["data_offsets"]) == 2
+        and isinstance(entry["data_offsets"][1], int)
+    ]
+    needed = 8 + header_len + max(ends, default=0)
+    if needed > size:
+        return (
+            f"{name} is cut short: its tensors need {needed:,} bytes but the file has only {size:,} "
+            "(an interrupted copy or download?)."
+        )
+    return f"{name} is not a .safetensors model file or is damaged."
+
+
+def looks_like_safetensors(path: Path) -> bool:
+    """The file is meant to be a checkpoint of ours (by name or by its header), damaged or not."""
+    if path.suffix.lower() == ".safetensors":
+        return True
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4)
+            head = handle.read(9)
     except OSError:
-        head = b""
-    if head.startswith(_PICKLE_MAGICS):
-        return (
-            f"{path.name} is not a .safetensors model file but a PyTorch pickle (.pt); "
-            "if it holds Sports-1M C3D weights, use Import Sports-1M weights instead."
-        )
-    return f"{path.name} is not a .safetensors model file or is damaged."
+        return False
+    return len(head) == 9 and head[8:9] == b"{"  # an 8-byte header length, then the JSON header
+
+
+def check_finite(tensors: dict[str, torch.Tensor], label: str) -> None:
+    """NaN or infinite weights make every prediction NaN; refuse them when a file is opened."""
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"{label} has NaN or infinite values in '{key}', so its weights are damaged "
+                "and every prediction would be meaningless."
+            )
 
 
 def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
@@ -269,6 +327,7 @@ def load_checkpoint(
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"Could not read the weights in {label}, so the file is damaged.") from exc
+    check_finite(tensors, label)
     state = {k: (v.float() if v.is_floating_point() else v.long()) for k, v in tensors.items()}
     model.load_state_dict(state, strict=True, assign=True)
     model.eval()

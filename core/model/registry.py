@@ -6,10 +6,19 @@ version is always a (record, .safetensors file) pair and the file carries its ow
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from core.atomic import atomic_write
 from core.errors import CheckpointError
@@ -37,12 +46,57 @@ def models_dir(store: Store) -> Path:
 
 def ensure_active_model(store: Store) -> ModelVersion:
     """The active version; a fresh project (or an untrained one whose classes changed) gets a
-    seeded untrained model so the pipeline runs end to end from the first minute."""
-    active = store.models.active()
+    seeded untrained model so the pipeline runs end to end from the first minute.
+
+    The untrained model is a pure function of (seed, classes), so there is one file and one
+    version per pair, shared: a project that goes back to earlier classes, or two programs
+    starting on the same store at once, reuse it instead of writing another 312 MB copy.
+    """
     names = project_class_names(store)
+    active = _fitting(store.models.active(), names)
+    if active is not None:
+        return active
+    folder = models_dir(store)
+    with _exclusive(folder / ".untrained.lock"):
+        active = _fitting(store.models.active(), names)  # another program may have made it meanwhile
+        if active is not None:
+            return active
+        path = folder / untrained_file_name(UNTRAINED_SEED, names)
+        version = next(
+            (
+                m
+                for m in store.models.list()
+                if m.untrained and m.class_names == names and Path(m.checkpoint_path) == path
+            ),
+            None,
+        )
+        if version is None:
+            version = _register_untrained(store, path, names)
+        store.models.set_active(version.id)
+        return version
+
+
+def untrained_file_name(seed: int, class_names: tuple[str, ...]) -> str:
+    """Content-addressed: the same seed and classes always give the same weights."""
+    digest = hashlib.sha256(json.dumps(list(class_names)).encode()).hexdigest()[:16]
+    return f"untrained-seed{seed}-{digest}.safetensors"
+
+
+def _fitting(active: ModelVersion | None, names: tuple[str, ...]) -> ModelVersion | None:
+    """The active version unless it is an untrained one made for other classes."""
     if active is not None and (not active.untrained or active.class_names == names):
         return active
+    return None
+
+
+def _register_untrained(store: Store, path: Path, names: tuple[str, ...]) -> ModelVersion:
     model = new_model(len(names), seed=UNTRAINED_SEED)
+    reusable = False
+    if path.is_file():  # written before a kill, never recorded
+        try:
+            reusable = read_meta(path).class_names == names
+        except CheckpointError:
+            reusable = False
     meta = CheckpointMeta(
         class_names=names,
         input_spec=DEFAULT_SPEC,
@@ -51,9 +105,33 @@ def ensure_active_model(store: Store) -> ModelVersion:
         training={"note": f"untrained: seeded random initialisation (seed {UNTRAINED_SEED})"},
         name="untrained",
     )
-    version = _register(store, model, meta, state=ModelState.UNTRAINED, mode=None, parent_id=None)
-    store.models.set_active(version.id)
-    return version
+    if not reusable:
+        save_checkpoint(path, model, meta)
+    return store.models.add(
+        name="untrained",
+        checkpoint_path=str(path),
+        class_names=names,
+        input_spec_json=DEFAULT_SPEC.to_json(),
+        trunk_hash=trunk_hash(model, "fc7"),
+        state=ModelState.UNTRAINED,
+        parent_id=None,
+        mode=None,
+        metrics={},
+        summary=dict(meta.training),
+    )
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One program at a time makes the untrained model (a no-op lock where flock is missing)."""
+    with open(lock_path, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def load_version(store: Store, version: ModelVersion) -> tuple[C3D_BN, CheckpointMeta]:
@@ -64,7 +142,13 @@ def import_checkpoint(store: Store, path: str | Path) -> ModelVersion:
     """Register a C3D Labeller ``.safetensors`` checkpoint (validated by loading it whole)."""
     model, meta = load_checkpoint(path)
     target = models_dir(store) / f"import-{_stamp()}.safetensors"
-    shutil.copyfile(path, target)
+    try:  # atomically: a kill mid-copy leaves only a .tmp, which the next start removes
+        with open(path, "rb") as src, atomic_write(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=16 << 20)
+    except OSError as exc:
+        raise CheckpointError(
+            f"Could not copy {Path(path).name} into the project: {exc.strerror or exc}."
+        ) from exc
     return store.models.add(
         name=meta.name or Path(path).stem,
         checkpoint_path=str(target),

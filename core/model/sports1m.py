@@ -12,15 +12,17 @@ import logging
 import os
 import pickle
 import threading
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 
 from core.errors import Cancelled, CheckpointError
-from core.model.checkpoint import CheckpointMeta
+from core.model.checkpoint import CheckpointMeta, check_finite
 from core.model.network import BN_LAYERS, C3D_BN, CONV_LAYERS, replace_head
 from core.model.spec import SPORTS1M_SPEC
 
@@ -31,13 +33,20 @@ PRETRAINED_KEYS = tuple(
 )
 """What carries over, in network order so errors name the earliest problem."""
 
+SPORTS1M_CLASSES = 487
+SIZE_SLACK = 1.25
+"""How far a file may exceed C3D's float32 weights (pickle, alignment, a few extra tensors)."""
+
 
 def read_sports1m_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The validated conv1…conv5b and fc6/fc7 tensors of a Sports-1M C3D port, as float32."""
     path = Path(path)
     label = path.name
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a Sports-1M weights file.")
     if not path.is_file():
         raise CheckpointError(f"The Sports-1M weights file {path} does not exist.")
+    check_declared_size(path)
     try:
         # The only torch.load in the project. weights_only=True makes the unpickler refuse
         # anything but tensors and plain containers, so a malicious or foreign file cannot run
@@ -48,11 +57,54 @@ def read_sports1m_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]
             f"{label} holds Python objects besides weights (perhaps a whole pickled model), "
             "so it cannot be opened safely; save the model's state_dict() instead."
         ) from exc
-    except (EOFError, KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
+    except SafetensorError as exc:  # torch.load hands a .safetensors file over to safetensors
+        raise CheckpointError(f"{label} is a damaged .safetensors file ({exc}).") from exc
+    except (EOFError, KeyError, ValueError, RuntimeError, TypeError, IndexError, MemoryError) as exc:
         raise CheckpointError(f"{label} is not a PyTorch weights file or is damaged.") from exc
     except OSError as exc:
         raise CheckpointError(f"Could not read {label}: {exc}.") from exc
     return _pretrained_tensors(raw, label)
+
+
+def _sports1m_bytes() -> tuple[int, int]:
+    """(all tensors, the largest one) of the original C3D in float32, fc8's 487 sports included."""
+    with torch.device("meta"):
+        reference = C3D_BN(SPORTS1M_CLASSES).state_dict()
+    sizes = [value.numel() * 4 for value in reference.values()]
+    return sum(sizes), max(sizes)
+
+
+def check_declared_size(path: Path) -> None:
+    """Refuse a file that would unpack to more than C3D's weights, before anything is read.
+
+    ``torch.save`` writes a zip whose members are the raw tensors, and ``torch.load`` allocates
+    each member at the size the zip's directory declares: a small deflated "zip bomb" would take
+    gigabytes before any check on shapes could run. The directory alone is read here.
+    """
+    total, largest = _sports1m_bytes()
+    limit = int(total * SIZE_SLACK) + (16 << 20)
+    label = path.name
+    size = path.stat().st_size
+    if size > limit:
+        raise CheckpointError(
+            f"{label} is {size / 1e6:,.0f} MB, more than C3D's weights can take ({total / 1e6:,.0f} MB); "
+            "it is not the Sports-1M C3D port."
+        )
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{label} is not a PyTorch weights file or is damaged ({exc}).") from exc
+    declared = sum(m.file_size for m in members)
+    biggest = max(members, key=lambda m: m.file_size, default=None)
+    if declared > limit or (biggest is not None and biggest.file_size > int(largest * SIZE_SLACK)):
+        raise CheckpointError(
+            f"{label} declares {declared / 1e6:,.0f} MB of contents"
+            f"{f' ({biggest.filename} alone {biggest.file_size / 1e6:,.0f} MB)' if biggest else ''}, "
+            f"more than C3D's {total / 1e6:,.0f} MB of weights: it is damaged or hostile and was not opened."
+        )
 
 
 def _pretrained_tensors(raw: Any, label: str) -> dict[str, torch.Tensor]:
@@ -80,6 +132,7 @@ def _pretrained_tensors(raw: Any, label: str) -> dict[str, torch.Tensor]:
                 f"{label} has '{key}' shaped {tuple(value.shape)} where C3D needs {wanted}."
             )
         tensors[key] = value.float()
+    check_finite(tensors, label)
     ignored = sorted(set(state) - set(PRETRAINED_KEYS))
     if ignored:
         log.debug("Ignoring %d tensors from %s: %s", len(ignored), label, ignored)

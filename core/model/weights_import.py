@@ -14,8 +14,9 @@ from core.analysis.inference import WindowProducer
 from core.analysis.windows import window_starts
 from core.errors import CheckpointError
 from core.media.library import open_reader
+from core.model.checkpoint import looks_like_safetensors
 from core.model.preprocess import clips_to_tensor
-from core.model.registry import import_checkpoint, is_checkpoint, project_class_names, register_model
+from core.model.registry import import_checkpoint, project_class_names, register_model
 from core.model.spec import SPORTS1M_SPEC, InputSpec
 from core.store import Store
 from core.store.records import ModelVersion, Video
@@ -62,8 +63,9 @@ def import_sports1m_version(
     ``cancel`` is honoured while reading the weights and before every calibration clip;
     a cancelled import registers nothing.
     """
-    from core.model.sports1m import import_sports1m
+    from core.model.sports1m import check_declared_size, import_sports1m
 
+    check_declared_size(Path(path))  # a hostile file is refused before anything else is asked
     videos = list(videos) or store.videos.list()
     if not videos:
         raise CheckpointError(
@@ -86,8 +88,11 @@ def import_weights(
     cancel: threading.Event | None = None,
 ) -> ModelVersion:
     """A ``.safetensors`` checkpoint of ours, else the Sports-1M port (a PyTorch state dict)."""
-    if not Path(path).is_file():
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a weights file.")
+    if not path.is_file():
         raise CheckpointError(f"The weights file {path} does not exist.")
-    if is_checkpoint(path):
+    if looks_like_safetensors(path):  # damaged or not: say what is wrong with it as a checkpoint
         return import_checkpoint(store, path)
     return import_sports1m_version(store, path, calibration_videos, progress, cancel)

@@ -18,10 +18,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from core.atomic import remove_debris
 from core.errors import StoreError
 from core.paths import files_dir_for, sqlite_file, to_stored
 from core.store import migrate
@@ -29,6 +30,7 @@ from core.store.classes import BACKGROUND_COLOR, ClassRepository, name_key
 from core.store.codings import CodingRepository
 from core.store.editlog import EditLogRepository
 from core.store.features import FeatureRepository
+from core.store.guard import APPLICATION_ID, check_sqlite_file, missing_driver_message
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
 from core.store.orm import FeatureCacheRow, LabelClassRow, ModelVersionRow, SettingsRow
@@ -36,16 +38,18 @@ from core.store.postprocess import PostprocessRepository
 from core.store.predictions import PredictionRepository
 from core.store.records import BACKGROUND
 from core.store.segments import SegmentRepository
-from core.store.unit import READ_ONLY_OPTION, Listener, UnitOfWork, Units, explain, units_for
+from core.store.unit import READ_ONLY_OPTION, Listener, UnitOfWork, Units, explain, retry_busy, units_for
 from core.store.videos import VideoRepository
 from core.store.work import WorkRepository
 
 log = logging.getLogger(__name__)
 
+BUSY_TIMEOUT_MS = 5000
+"""SQLite's own wait for a competing writer; ``unit.retry_busy`` keeps waiting visibly after it."""
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",  # readers never block the writer
     "PRAGMA foreign_keys=ON",  # SQLite ignores ON DELETE CASCADE without it
-    "PRAGMA busy_timeout=5000",  # wait for a competing writer instead of failing at once
     "PRAGMA synchronous=FULL",  # a power cut must not lose a committed label
 )
 
@@ -70,6 +74,8 @@ class Store:
     postprocess: PostprocessRepository
     recovered_from: Path | None = None
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
+    notice: str | None = None
+    """Something the user should hear about the file itself (an empty file became a store)."""
 
     @property
     def edit_log(self) -> EditLogRepository:
@@ -118,10 +124,20 @@ class Store:
 
 
 def open_store(url: str) -> Store:
-    """Open (creating or upgrading as needed) the store at any SQLAlchemy URL."""
+    """Open (creating or upgrading as needed) the store at any SQLAlchemy URL.
+
+    A SQLite file that is neither new, empty nor ours is refused before it is touched.
+    """
     db_file = sqlite_file(url)
+    notice = None
     if db_file is not None:
-        db_file.parent.mkdir(parents=True, exist_ok=True)
+        notice = check_sqlite_file(db_file)
+        try:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Could not create the folder for the label database {db_file}: {exc.strerror or exc}."
+            ) from exc
     recovered_from: Path | None = None
     engine = _build_engine(url)
     try:
@@ -146,12 +162,15 @@ def open_store(url: str) -> Store:
 
     files_dir = files_dir_for(url)
     try:
-        _relativize_paths(engine, files_dir)
+        retry_busy(lambda: _relativize_paths(engine, files_dir), "open the label database")
     except SQLAlchemyError as exc:
         engine.dispose()
         raise explain(exc, f"open the label database at {url}") from exc
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     log.info("Opened label store %s", engine.url.render_as_string(hide_password=True))
+    freed = remove_debris(files_dir)
+    if freed:
+        log.warning("Removed %.1f MB of files left by interrupted writes in %s", freed / 1e6, files_dir)
     return Store(
         url=url,
         engine=engine,
@@ -166,6 +185,7 @@ def open_store(url: str) -> Store:
         imports=ImportRepository(factory),
         postprocess=PostprocessRepository(factory),
         recovered_from=recovered_from,
+        notice=notice,
     )
 
 
@@ -177,7 +197,10 @@ def _build_engine(url: str) -> Engine:
             f"'{url}' is not a database URL or path; try sqlite:///path/to/labels.sqlite3."
         ) from exc
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed)
+        try:
+            return create_engine(parsed)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StoreError(missing_driver_message(url, parsed.get_backend_name())) from exc
     kwargs: dict[str, Any] = {}
     if parsed.database in (None, "", ":memory:"):
         # One shared connection, or each pooled connection would see its own empty database.
@@ -194,6 +217,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) ->
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS)}")
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
     finally:
@@ -207,9 +231,25 @@ def _on_sqlite_begin(connection: Connection) -> None:
 
 
 def _prepare(engine: Engine) -> None:
-    migrate.upgrade(engine)
-    with Session(engine) as session, session.begin():
-        _ensure_defaults(session)
+    """Migrate, stamp our application id and add the defaults, waiting out a busy writer."""
+
+    def prepare_once() -> None:
+        migrate.upgrade(engine)
+        if engine.dialect.name == "sqlite":
+            _stamp_application_id(engine)
+        with Session(engine) as session, session.begin():
+            _ensure_defaults(session)
+
+    retry_busy(prepare_once, "open the label database")
+
+
+def _stamp_application_id(engine: Engine) -> None:
+    """Mark the file as ours, so a later open can tell it from another program's database."""
+    with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+        if conn.exec_driver_sql("PRAGMA application_id").scalar() == APPLICATION_ID:
+            return  # the usual case: no write lock taken
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"PRAGMA application_id={APPLICATION_ID}")
 
 
 def _ensure_defaults(session: Session) -> None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import Final, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -37,6 +38,67 @@ Listener = Callable[[Sequence[Change]], None]
 
 NOTIFY_CHANNEL = "c3d_changes"
 """PostgreSQL channel that wakes other apps after a commit; the payload is the origin."""
+
+BUSY_WAIT_S = 60.0
+"""How long a write waits for another program's write to finish before giving up."""
+
+T = TypeVar("T")
+
+
+def _log_busy(message: str) -> None:
+    log.warning("%s", message)
+
+
+_busy_reporter: Callable[[str], None] = _log_busy
+
+
+def set_busy_reporter(reporter: Callable[[str], None] | None) -> None:
+    """Where "waiting for the store" messages go (the CLI prints them on stderr; default: the log)."""
+    global _busy_reporter
+    _busy_reporter = reporter or _log_busy
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Another connection holds the write lock (SQLite: "database is locked" / "busy")."""
+    if not isinstance(exc, OperationalError):
+        return False
+    detail = str(getattr(exc, "orig", None) or exc).lower()
+    return "locked" in detail or "busy" in detail
+
+
+def retry_busy(attempt: Callable[[], T], action: str, wait_s: float | None = None) -> T:
+    """Run ``attempt`` again while the store is busy, saying so, for up to ``wait_s`` seconds.
+
+    SQLite itself waits ``busy_timeout`` inside each attempt; this loop makes the wait longer
+    than any one import and visible, so a second program waits instead of failing.
+    """
+    began = time.monotonic()
+    limit = BUSY_WAIT_S if wait_s is None else wait_s
+    while True:
+        try:
+            return attempt()
+        except OperationalError as exc:
+            waited = time.monotonic() - began
+            if not is_busy(exc) or waited >= limit:
+                raise
+            _busy_reporter(
+                f"The label store is busy (another program is writing); waited {waited:.0f} s "
+                f"of up to {limit:.0f} s to {action}…"
+            )
+            time.sleep(0.05)
+
+
+def locked_session(factory: sessionmaker[Session]) -> Session:
+    """A session whose transaction already holds the write lock (SQLite: BEGIN IMMEDIATE), so
+    a busy store shows up here, where it can be waited for, not half-way through a unit."""
+    session = factory()
+    try:
+        session.begin()
+        session.connection()
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 class Keep(enum.Enum):
@@ -119,15 +181,21 @@ class Units:
             return
         unit: UnitOfWork | None = None
         try:
-            with self._factory.begin() as session:
-                unit = UnitOfWork(session)
-                self._local.unit = unit
+            session = retry_busy(lambda: locked_session(self._factory), action)
+            with session:
                 try:
-                    yield unit
-                    if unit.changes:
-                        self._publish(session, unit.changes)
-                finally:
-                    self._local.unit = None
+                    unit = UnitOfWork(session)
+                    self._local.unit = unit
+                    try:
+                        yield unit
+                        if unit.changes:
+                            self._publish(session, unit.changes)
+                    finally:
+                        self._local.unit = None
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
         except SQLAlchemyError as exc:
             _log_failure(exc, action)
             raise explain(exc, action) from exc

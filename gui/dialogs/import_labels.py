@@ -34,6 +34,7 @@ from core.interchange.formats.base import Severity
 from core.store import Store
 
 ERROR_COLOUR = QColor("#b00020")
+SHOWN_PROBLEMS = 200
 WARNING_COLOUR = QColor("#8a6d00")
 
 
@@ -140,17 +141,20 @@ class ImportDialog(QDialog):
                 )
             )
         self.problems.clear()
-        for problem in plan.problems:
-            item = QListWidgetItem(str(problem))
+        shown = plan.problem_lines(SHOWN_PROBLEMS)  # a hostile file can have a million; list a readable few
+        for problem, line in zip(plan.problems, shown, strict=False):
+            item = QListWidgetItem(line)
             colour = ERROR_COLOUR if problem.severity is Severity.ERROR else WARNING_COLOUR
             item.setForeground(QBrush(colour))
             self.problems.addItem(item)
+        if len(shown) > min(len(plan.problems), SHOWN_PROBLEMS):
+            self.problems.addItem(QListWidgetItem(shown[-1]))
         created = f"; new classes: {', '.join(plan.new_classes)}" if plan.new_classes else ""
         if plan.can_commit:
             self.verdict.setText(f"Ready: {plan.added} segments in {len(plan.videos)} videos{created}.")
         else:
             self.verdict.setText(
-                f"{len(plan.errors)} errors: fix them or change the options; nothing is imported."
+                f"{plan.error_count:,} errors: fix them or change the options; nothing is imported."
             )
         self.import_button.setEnabled(plan.can_commit and plan.added > 0)
 

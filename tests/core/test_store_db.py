@@ -76,20 +76,6 @@ def test_reopening_is_a_no_op_upgrade(db_url: str, caplog: pytest.LogCaptureFixt
             )
 
 
-def test_corrupt_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    db_file = tmp_path / "labels.sqlite3"
-    garbage = b"this is not a database, just some bytes " * 200
-    db_file.write_bytes(garbage)
-    with caplog.at_level(logging.WARNING), open_store(f"sqlite:///{db_file}") as store:
-        assert store.recovered_from is not None
-        assert store.recovered_from.name.startswith("labels.sqlite3.corrupt-")
-        assert store.recovered_from.read_bytes() == garbage
-        assert [c.name for c in store.classes.list()] == [BACKGROUND]
-    assert "could not be read" in caplog.text
-    with sqlite3.connect(db_file) as conn:  # the new file is a real database
-        assert conn.execute("SELECT count(*) FROM label_classes").fetchone() == (1,)
-
-
 def test_database_from_a_newer_version_is_refused(db_url: str) -> None:
     with open_store(db_url) as store, store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))

@@ -15,7 +15,7 @@ from typing import Any
 from core.atomic import atomic_write
 from core.interchange.formats.base import PREDICTED, BadFile, ParsedFile, ParsedSpan, VideoLabels, VideoRef
 from core.interchange.formats.numbers import frame_value, seconds_value
-from core.interchange.formats.structured import load_json
+from core.interchange.formats.structured import STREAMED, iter_json
 from core.store.records import BACKGROUND
 
 VERSION = "ActivityNet-style 1.3 (C3D Labeller)"
@@ -35,28 +35,40 @@ class ActivityNetJson:
             f.write("\n")
 
     def read(self, path: Path) -> ParsedFile:
-        doc = load_json(path)
+        """Streams the ``database`` (or ``results``) object entry by entry; the first one wins."""
         parsed = ParsedFile(path)
-        if isinstance(doc, dict) and isinstance(doc.get("database"), dict):
-            for key, entry in doc["database"].items():
+        kind: str | None = None
+        for keys, value in iter_json(path, _SECTIONS):
+            if len(keys) != 2:
+                if keys and keys[0] in _SECTIONS and value is STREAMED and kind is None:
+                    kind = keys[0]  # an empty database
+                continue
+            section, key = keys
+            if kind is None:
+                kind = section
+            if section != kind:
+                continue
+            if section == "database":
                 where = f"database[{key!r}]"
-                if not isinstance(entry, dict) or not isinstance(entry.get("annotations", []), list):
+                if not isinstance(value, dict) or not isinstance(value.get("annotations", []), list):
                     parsed.problem(where, "the entry is not an object with a list of annotations")
                     continue
-                ref = _ref(key, entry.get("path"))
-                for i, ann in enumerate(entry.get("annotations", [])):
+                ref = _ref(key, value.get("path"))
+                for i, ann in enumerate(value.get("annotations", [])):
                     _add(parsed, ref, ann, f"{where}.annotations[{i}]")
-        elif isinstance(doc, dict) and isinstance(doc.get("results"), dict):
-            for key, found in doc["results"].items():
+            else:
                 where = f"results[{key!r}]"
-                if not isinstance(found, list):
+                if not isinstance(value, list):
                     parsed.problem(where, "the entry is not a list of detections")
                     continue
-                for i, ann in enumerate(found):
+                for i, ann in enumerate(value):
                     _add(parsed, _ref(key, None), ann, f"{where}[{i}]")
-        else:
+        if kind is None:
             raise BadFile(path, "", "this is not ActivityNet JSON (no 'database' or 'results' object)")
         return parsed
+
+
+_SECTIONS = frozenset({"database", "results"})
 
 
 def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict[str, Any]:

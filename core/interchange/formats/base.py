@@ -10,6 +10,7 @@ format stays a small translation between a file and plain values.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -74,7 +75,7 @@ class VideoLabels:
         return Path(self.video.path).stem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VideoRef:
     """How a file names a video; the importer tries path, then content hash, then file name."""
 
@@ -87,7 +88,7 @@ class VideoRef:
         return self.path or self.name or self.content_hash or "(no video named)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedSpan:
     """A label as a file states it: frames when the file has them (they win), else seconds."""
 
@@ -110,7 +111,7 @@ class Severity(StrEnum):
     WARNING = "warning"  # imported, but adjusted: the user should know
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with the input, said the way a user can find and fix it."""
 
@@ -124,16 +125,71 @@ class Problem:
         return f"{place}: {self.severity.value}: {self.reason}"
 
 
+MAX_KEPT_PROBLEMS = 1000
+"""Per severity and file: beyond this, problems are only counted by kind (a hostile file can
+have a million, and listing them costs more than the import)."""
+
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def problem_kind(reason: str) -> str:
+    """The reason with its quoted names and its digits blanked, so problems of one kind group
+    together (string methods, not a regex: a hostile file can have a million problems)."""
+    return "…".join(reason.split("'")[::2]).translate(_DIGITS)
+
+
+class ProblemLog:
+    """Problems in the order found, keeping the first ``limit`` of each severity; the rest are
+    counted by (severity, kind) so a summary can still say what they were."""
+
+    def __init__(self, limit: int = MAX_KEPT_PROBLEMS) -> None:
+        self.kept: list[Problem] = []
+        self.omitted: Counter[tuple[Severity, str]] = Counter()
+        self._limit = limit
+        self._count: Counter[Severity] = Counter()
+
+    def add(self, problem: Problem) -> None:
+        self._count[problem.severity] += 1
+        if self._count[problem.severity] <= self._limit:
+            self.kept.append(problem)
+        else:
+            self.omitted[(problem.severity, problem_kind(problem.reason))] += 1
+
+    append = add
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def merge(self, other: ProblemLog) -> None:
+        self.extend(other.kept)
+        for key, count in other.omitted.items():
+            self._count[key[0]] += count
+            self.omitted[key] += count
+
+    def count(self, severity: Severity) -> int:
+        return self._count[severity]
+
+
 @dataclass
 class ParsedFile:
     """What one file said, plus the row-level problems found while reading it."""
 
     path: Path
     spans: list[ParsedSpan] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    log: ProblemLog = field(default_factory=ProblemLog)
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The problems kept (see ``MAX_KEPT_PROBLEMS``); ``log`` also counts the rest."""
+        return self.log.kept
+
+    @property
+    def error_count(self) -> int:
+        return self.log.count(Severity.ERROR)
 
     def problem(self, where: str, reason: str, severity: Severity = Severity.ERROR) -> None:
-        self.problems.append(Problem(self.path.name, where, reason, severity))
+        self.log.add(Problem(self.path.name, where, reason, severity))
 
 
 class BadFile(ImportFormatError):

@@ -25,6 +25,8 @@ from core.interchange.formats.textfiles import read_table
 from core.store.records import BACKGROUND
 
 LABELS_SUFFIX = "_labels"
+MAX_BAD_ROWS = 20
+"""Bad rows before any good one: the file is not this format, so stop instead of listing all."""
 _INDEX_NAMES = ("", "frame", "index", "unnamed: 0")
 
 
@@ -82,6 +84,13 @@ class FramesCsv:
                 )
                 return parsed
             expected += 1
+            if parsed.error_count >= MAX_BAD_ROWS and not parsed.spans and run is None:
+                raise BadFile(
+                    path,
+                    f"line {row.line}",
+                    f"{parsed.error_count} problems before the first labelled frame: the rows are not "
+                    "per-frame labels (1, 0 or -1 in each class column), so this is not a frames-csv file",
+                )
             label = _frame_label(values, classes, parsed, row.line)
             if run is not None and (label is None or label != run[0]):
                 _close(parsed, ref, run, frame, row.line)

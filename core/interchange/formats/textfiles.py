@@ -23,6 +23,8 @@ MAX_BYTES = 256 << 20
 """Larger files are refused: no label file is this big, and reading one would stall the app."""
 
 DELIMITERS = (",", "\t", ";", "|")
+MAX_RAGGED_BEFORE_GIVING_UP = 20
+"""Rows that do not fit the header, more of them than rows that do: the file is not this format."""
 
 
 def read_bytes(path: Path) -> bytes:
@@ -62,7 +64,22 @@ def decode(data: bytes) -> str:
 
 
 def read_text(path: Path) -> str:
-    return decode(read_bytes(path))
+    """Decoded text; a binary file is refused at once instead of yielding a problem per "line"."""
+    text = decode(read_bytes(path))
+    check_text(text, path)
+    return text
+
+
+BINARY_SAMPLE = 65536
+BINARY_SHARE = 0.02
+
+
+def check_text(text: str, path: Path) -> None:
+    """Text has hardly any control characters or undecodable bytes; binary data is full of them."""
+    sample = text[:BINARY_SAMPLE]
+    odd = sum(1 for ch in sample if (ch < " " and ch not in "\t\r\n\f") or ch == "\ufffd")
+    if sample and odd > BINARY_SHARE * len(sample):
+        raise BadFile(path, "", "this is a binary file, not a text label file")
 
 
 @dataclass(frozen=True)
@@ -115,12 +132,21 @@ def read_table(path: Path, parsed: ParsedFile, text: str | None = None) -> Table
     if repeated:
         raise BadFile(path, f"line {header_line}", f"two columns are named {repeated[0]!r}")
     rows: list[Row] = []
+    ragged = 0
     for line, cells in records[1:]:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(header) and not any(c.strip() for c in cells[len(header) :]):
             cells = cells[: len(header)]
         if len(cells) != len(header):
+            ragged += 1
+            if ragged >= MAX_RAGGED_BEFORE_GIVING_UP and ragged > len(rows):
+                raise BadFile(
+                    path,
+                    f"line {line}",
+                    f"{ragged} of the first {ragged + len(rows)} rows do not have as many cells as the "
+                    f"header (line {header_line}), so this is not a table of that kind",
+                )
             parsed.problem(
                 f"line {line}",
                 f"the row has {len(cells)} cells but the header (line {header_line}) has {len(header)}",
