@@ -115,8 +115,9 @@ class _Painter:
     neighbours, exactly as ``painting.clear_range`` and ``painting.place`` do row by row.
     """
 
-    def __init__(self, spans: list[_Span]) -> None:
+    def __init__(self, spans: list[_Span], versions: dict[int, int] | None = None) -> None:
         self.original = {s.id: s for s in spans}
+        self.versions = versions or {}  # row versions as loaded: updates name them (team mode)
         self.spans = spans
         self.starts = [s.start for s in spans]
 
@@ -131,11 +132,12 @@ class _Painter:
                 SegmentRow.end_frame,
                 SegmentRow.created_at,
                 SegmentRow.updated_at,
+                SegmentRow.version,
             )
             .where(SegmentRow.video_id == video_id)
             .order_by(SegmentRow.start_frame)
         ).all()
-        return cls([_Span(*row) for row in rows])
+        return cls([_Span(*row[:-1]) for row in rows], {row[0]: row[-1] for row in rows})
 
     def paint(self, class_id: int, start: int, end: int, source: SegmentSource, now: datetime) -> None:
         spans = self.spans
@@ -195,6 +197,7 @@ class _Painter:
                 "end_frame": s.end,
                 "created_at": s.created_at,
                 "updated_at": s.updated_at,
+                "version": self.versions[s.id],
             }
             for s in self.spans
             if s.id is not None and self.original[s.id] != s
