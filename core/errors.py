@@ -54,3 +54,7 @@ class TrainingError(AppError):
 
 class FileWriteError(AppError):
     """An output file (an export, a model file) could not be written; the old one is intact."""
+
+
+class ClusterError(AppError):
+    """Ray is missing, the cluster cannot be reached, or a distributed run could not start."""

@@ -18,6 +18,7 @@ import numpy as np
 from core.analysis.inference import InferenceOutcome, Progress, WindowBatch, infer_windows
 from core.analysis.windows import window_starts
 from core.errors import Cancelled, InferenceError
+from core.learning.decoding import Decoder, decode
 from core.learning.feature_cache import FeatureCache, FeatureSink, Layer, model_trunk_hashes
 from core.media.library import open_reader
 from core.media.video import VideoReader
@@ -151,8 +152,25 @@ def analyse_video(
             total = len(window_starts(frame_count, loaded.spec.window, stride))
         if sink is not None and status is RunStatus.COMPLETE:
             sink.finish()
+        if status is RunStatus.COMPLETE:
+            decode_along_time(store, run.id, loaded.version)
         store.predictions.finish(run.id, status, windows_total=total)
     return _result(store, video, run.id, status, frame_count, outcome.padded, rate, began)
+
+
+def decode_along_time(store: Store, run_id: int, version: ModelVersion) -> None:
+    """Give a new video the same HMM decoding that re-scoring gave the videos a head was trained on.
+
+    A ``features`` run learns a decoder from the labels and re-scored videos store its
+    posteriors; without this, a video analysed later would show the raw, flickering window
+    probabilities of the same model. Applied once, when the run becomes complete.
+    """
+    raw = version.summary.get("decoder")
+    if not isinstance(raw, dict):
+        return
+    starts, probs = store.predictions.windows(run_id)
+    if len(starts):
+        store.predictions.replace_windows(run_id, starts, decode(probs, Decoder.from_json(raw)))
 
 
 def _covers(done: set[int], video: Video, loaded: LoadedModel, stride: int) -> bool:

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from core.analysis.pipeline import AnalysisProgress, analyse_videos, load_model
+from core.cli.cluster_cmd import add_cluster_options, run_cluster_infer
 from core.cli.common import positive, progress_bar
 from core.media.library import add_video, expand_video_paths
 from core.model.device import DEVICE_NAMES
@@ -23,10 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     infer.add_argument("--stride", type=positive, default=8)
     infer.add_argument("--batch", type=positive, default=8)
     infer.add_argument("--device", choices=DEVICE_NAMES, default="auto")
+    add_cluster_options(infer)
     infer.set_defaults(handler=run_infer)
 
 
 def run_infer(args: argparse.Namespace, store: Store) -> int:
+    if getattr(args, "cluster", None) is not None:
+        return run_cluster_infer(args, store, args.model)
     videos = [add_video(store, p) for p in expand_video_paths(args.videos)]
     loaded = load_model(store, model_for(store, args.model), args.device)
     version = loaded.version

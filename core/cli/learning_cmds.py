@@ -7,7 +7,9 @@ import sys
 import threading
 
 from core.cli.common import find_video, positive, stderr_line
+from core.cli.distributed_cmd import add_distributed_options, run_distributed_train
 from core.errors import Cancelled
+from core.learning.training.closed_form import val_events_text
 from core.learning.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
 from core.model.device import DEVICE_NAMES
 from core.store import Store
@@ -28,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", choices=DEVICE_NAMES, default="auto")
     train.add_argument("--model", type=int, help="model version to start from (default: the active one)")
+    add_distributed_options(train)
     train.set_defaults(handler=train_cmd)
 
     evaluate = sub.add_parser("evaluate", help="frame and segment metrics of a model against human labels")
@@ -69,6 +72,8 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         video_ids=video_ids,
         parent_id=args.model,
     )
+    if getattr(args, "nproc", None):
+        return run_distributed_train(args, store, config)
     cancel = threading.Event()
     try:
         result = run_training(store, config, cancel, _show)
@@ -84,6 +89,9 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         f"accuracy {m['val_accuracy']:.3f}, {m['epochs_run']} epochs"
         f"{' (stopped early)' if result.stopped_early else ''}, {result.seconds:.1f} s"
     )
+    resting_on = val_events_text(m)
+    if resting_on:  # with few labels the score is a rough estimate: say what it rests on
+        print(f"validation: {resting_on}")
     if result.rescored_video_ids:
         print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
     return 0

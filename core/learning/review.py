@@ -3,10 +3,13 @@
 Two kinds of window deserve a person's eyes first. Where a human label exists and the model
 disagrees with it, either the label is wrong or the model has a blind spot; both are worth
 fixing and go first, most confident mistakes on top. Where nobody has labelled yet, the
-windows the model is least sure of (low top probability, small margin, high entropy) are
-the labels that move it most. Neighbouring windows overlap, so the queue keeps only the
-best window within one window length: ten entries on the same second would waste the
-user's time.
+queue orders by expected gain: how unsure the model is of the window (low top probability,
+small margin, high entropy) together with how much it disagrees with its neighbours in time.
+A window whose answer its neighbours agree against is where the head is confused, and a
+label there moves it most; a window on an event's edge is unsure by nature (half of it is
+each class), so its uncertainty counts for less.
+Neighbouring windows overlap, so the queue keeps only the best window within one window
+length: ten entries on the same second would waste the user's time.
 """
 
 from __future__ import annotations
@@ -51,6 +54,47 @@ def uncertainty(probs: np.ndarray) -> np.ndarray:
     return np.asarray((low_max + small_margin + entropy) / 3.0)
 
 
+def neighbour_disagreement(probs: np.ndarray) -> np.ndarray:
+    """How far each window's probabilities lie from its neighbours' consensus (total variation).
+
+    The consensus is the mean of the windows before and after it (time order; the ends use
+    their one neighbour). A window that says something its neighbours agree against is a
+    likely mistake of the head; one halfway between two different answers (a boundary, where
+    any window is ambiguous) lies near their mean and scores low here.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if len(p) < 2:
+        return np.zeros(len(p))
+    padded = np.vstack([p[1:2], p, p[-2:-1]])
+    around = 0.5 * (padded[:-2] + padded[2:])
+    return np.asarray(0.5 * np.abs(p - around).sum(axis=1))
+
+
+def edge_ambiguity(probs: np.ndarray) -> np.ndarray:
+    """How much the two neighbours of each window disagree with each other (total variation).
+
+    High where the answer changes across the window: it straddles an event's edge, so its
+    content is partly both classes and no label makes it unambiguous.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if len(p) < 2:
+        return np.zeros(len(p))
+    padded = np.vstack([p[1:2], p, p[-2:-1]])
+    return np.asarray(0.5 * np.abs(padded[:-2] - padded[2:]).sum(axis=1))
+
+
+def expected_gain(probs: np.ndarray) -> np.ndarray:
+    """Uncertainty (discounted at event edges) and disagreement with the neighbours, in [0, 1].
+
+    Measured (benchmarks/learning_loop.py): ranking by plain uncertainty fills the queue with
+    windows on event edges, and labelling those made the model worse than labelling random
+    windows (0.958 against 0.966 macro-F1 from five events per class); discounted, it does not.
+    """
+    return np.asarray(
+        0.5 * (uncertainty(probs) * (1.0 - edge_ambiguity(probs)) + neighbour_disagreement(probs))
+    )
+
+
 def rank_windows(
     starts: np.ndarray, probs: np.ndarray, human: np.ndarray, window: int, limit: int = 50
 ) -> list[tuple[int, Reason, float, int, int | None]]:
@@ -67,7 +111,10 @@ def rank_windows(
     labelled = human != UNLABELLED
     p_human = np.where(labelled, probs[np.arange(len(starts)), np.maximum(human, 0)], 1.0)
     disagrees = labelled & (predicted != human)
-    score = np.where(disagrees, 1.0 + (1.0 - p_human), uncertainty(probs))
+    order_in_time = np.argsort(starts, kind="stable")
+    gain = np.empty(len(starts))
+    gain[order_in_time] = expected_gain(probs[order_in_time])
+    score = np.where(disagrees, 1.0 + (1.0 - p_human), gain)
     score = np.where(labelled & ~disagrees, -1.0, score)  # agreed with a person: nothing to review
     order = np.argsort(-score, kind="stable")
     chosen: list[tuple[int, Reason, float, int, int | None]] = []

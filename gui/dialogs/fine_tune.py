@@ -170,6 +170,8 @@ class FineTuneDialog(QDialog):
         else:
             self.summary.setText(
                 f"{plan.windows} labelled windows in {plan.videos} video(s); "
-                f"{base.mode} takes {duration_text(plan.seconds)} at most."
+                f"{base.mode} takes {duration_text(plan.seconds)} at most.<br>"
+                f"Validation holds out whole events and rests on {plan.events}: the fewer "
+                "there are, the less certain its score."
             )
         self.start.setEnabled(not plan.problem and base.video_ids != ())

@@ -50,6 +50,8 @@ class TrainingPlan:
     videos: int
     seconds: float
     problem: str = ""
+    events: str = ""
+    """How many labelled events the validation score will rest on."""
 
 
 class LearningState(QObject):
@@ -135,7 +137,7 @@ class LearningState(QObject):
             data = build_training_set(self.store, names, window, config.stride, config.video_ids)
         except AppError as exc:
             return TrainingPlan(0, 0, math.nan, str(exc))
-        return TrainingPlan(int(data.counts().sum()), len(data.videos), math.nan)
+        return TrainingPlan(int(data.counts().sum()), len(data.videos), math.nan, events=data.events_text())
 
     def start_training(self, config: TrainConfig) -> Worker | None:
         if self.training:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.learning.training.closed_form import val_events_text
 from core.store.records import ModelVersion
 from gui import file_dialogs
 from gui.state.learning import COMPARE_JOB, EXPORT_JOB, IMPORT_JOB, LearningState
@@ -31,12 +32,19 @@ def metric(version: ModelVersion, key: str) -> str:
     return f"{value:.3f}" if isinstance(value, int | float) and math.isfinite(value) else "–"
 
 
+def val_f1_text(version: ModelVersion) -> str:
+    """The validation macro-F1 and, where known, how many held-out events it rests on."""
+    events = version.metrics.get("val_events")
+    suffix = f" ({events} ev)" if isinstance(events, int) else ""
+    return metric(version, "val_macro_f1") + suffix
+
+
 def row_texts(version: ModelVersion, active_id: int | None) -> tuple[str, ...]:
     return (
         "●" if version.id == active_id else "",
         str(version.id),
         version.mode or "untrained",
-        metric(version, "val_macro_f1"),
+        val_f1_text(version),
         version.created_at.strftime("%m-%d %H:%M"),
         "" if version.parent_id is None else f"#{version.parent_id}",
         version.name,
@@ -175,6 +183,10 @@ class ModelsPanel(QWidget):
             f"created {version.created_at:%Y-%m-%d %H:%M}",
             f"file: {Path(version.checkpoint_path).name}",
         ]
+        if events_text := val_events_text(m):
+            per_class = m.get("val_events_per_class") or {}
+            lines.append(f"validation: {events_text}")
+            lines.append("  events: " + ", ".join(f"{n} {c}" for n, c in per_class.items()))
         if "val_accuracy" in m:
             lines.append(f"validation accuracy {metric(version, 'val_accuracy')}")
         if "train_windows" in m:

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from core.learning.training import TrainingProgress, TrainingResult
+from core.learning.training.closed_form import val_events_text
 from gui.state.learning import LearningState
 
 LOSS_COLOR = "#4da6ff"
@@ -132,9 +133,13 @@ class TrainingPanel(QWidget):
             self.bar.setValue(1000)
             m = result.metrics
             early = " (stopped early)" if result.stopped_early else ""
+            rests_on = val_events_text(m)
+            f1, epochs = m.get("val_macro_f1", math.nan), m.get("epochs_run", 0)
+            validation = (
+                f"validation {rests_on}" if rests_on else f"val macro-F1 {f1:.3f}, {epochs} epochs{early}"
+            )
             self.status.setText(
-                f"Model #{result.version.id} ({result.version.mode}) is active: val macro-F1 "
-                f"{m.get('val_macro_f1', math.nan):.3f}, {m.get('epochs_run', 0)} epochs{early}, "
+                f"Model #{result.version.id} ({result.version.mode}) is active: {validation}, "
                 f"{result.seconds:.1f} s."
             )
         else:

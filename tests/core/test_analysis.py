@@ -103,3 +103,33 @@ def test_rerunning_a_complete_analysis_decodes_nothing(tmp_path: Path, store, mo
     again = analyse_video(store, store.videos.get(video.id), loaded, stride=8, batch_size=4)
     assert again.status is RunStatus.COMPLETE and again.run_id == first.run_id
     assert again.windows_done == again.windows_total == 2
+
+
+def test_a_model_with_a_learnt_decoder_decodes_new_videos_like_the_rescored_ones(
+    tmp_path: Path,
+    store,  # type: ignore[no-untyped-def]
+) -> None:
+    """A `features` run keeps an HMM in its summary; a video analysed later must get it too."""
+    from dataclasses import replace
+
+    from core.learning.decoding import Decoder, decode
+
+    raw_video = add_video(store, write_mjpeg_avi(tmp_path / "a.avi", 48, size=(112, 112)))
+    new_video = add_video(store, write_mjpeg_avi(tmp_path / "b.avi", 48, size=(112, 112)))
+    for name in ("walk", "run"):
+        store.classes.add(name)
+    loaded = _loaded(store)
+    n = len(loaded.version.class_names)
+    stay = np.eye(n) * 0.9 + (1 - np.eye(n)) * (0.1 / (n - 1))
+    sticky = Decoder(stay, np.full(n, 1 / n))
+    version = replace(loaded.version, summary={"decoder": sticky.to_json()})
+    with_decoder = LoadedModel(version, loaded.model, CPU)
+
+    raw = analyse_video(store, raw_video, loaded, stride=8, batch_size=4)
+    decoded = analyse_video(store, new_video, with_decoder, stride=8, batch_size=4)
+
+    _, raw_probs = store.predictions.windows(raw.run_id)
+    _, stored = store.predictions.windows(decoded.run_id)
+    expected = decode(raw_probs, Decoder.from_json(sticky.to_json()))
+    np.testing.assert_allclose(stored, expected, atol=1e-5)
+    assert not np.allclose(stored, raw_probs, atol=1e-4)  # the decoder really changed something

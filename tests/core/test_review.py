@@ -30,10 +30,12 @@ def test_disagreements_come_first_most_confident_mistake_on_top() -> None:
     )
     human = np.array([0, UNLABELLED, 0, 0, UNLABELLED])
     ranked = rank_windows(starts, probs, human, window=16)
-    assert [r[0] for r in ranked] == [2, 3, 1, 4]
+    # Unlabelled after labelled: 4 is sure, but its neighbour says otherwise; 1 is torn, but it
+    # sits between two different answers (an event's edge), which no label makes clear.
+    assert [r[0] for r in ranked] == [2, 3, 4, 1]
     assert [r[1] for r in ranked] == ["disagrees", "disagrees", "uncertain", "uncertain"]
     assert ranked[0][3:] == (1, 0)  # predicted 1, a person said 0
-    assert ranked[2][4] is None
+    assert ranked[3][4] is None
 
 
 def test_overlapping_neighbours_are_listed_once() -> None:
@@ -41,3 +43,41 @@ def test_overlapping_neighbours_are_listed_once() -> None:
     probs = np.full((4, 2), 0.5)
     ranked = rank_windows(starts, probs, np.full(4, UNLABELLED), window=16)
     assert [starts[r[0]] for r in ranked] == [0, 16]
+
+
+def test_expected_gain_prefers_where_the_model_changes_its_mind() -> None:
+    """Two equally torn windows: the one whose neighbours agree against it comes first."""
+    steady = [0.55, 0.45]
+    probs = np.array(
+        [steady, steady, steady, steady, [0.9, 0.1], [0.5, 0.5], [0.9, 0.1], [0.9, 0.1], [0.9, 0.1]]
+    )
+    probs[1] = [0.5, 0.5]  # torn, but so are its neighbours
+    starts = np.arange(len(probs)) * 16
+    ranked = rank_windows(starts, probs, np.full(len(probs), UNLABELLED), window=16)
+    order = [r[0] for r in ranked]
+    assert order.index(5) < order.index(1)
+    assert uncertainty(probs[[1, 5]])[0] == pytest.approx(uncertainty(probs[[1, 5]])[1])
+
+
+def test_neighbour_disagreement_is_zero_on_a_steady_stretch_and_follows_time_order() -> None:
+    from core.learning.review import neighbour_disagreement
+
+    steady = np.tile([0.7, 0.3], (5, 1))
+    assert np.allclose(neighbour_disagreement(steady), 0.0)
+    flip = steady.copy()
+    flip[2] = [0.3, 0.7]
+    d = neighbour_disagreement(flip)
+    assert d[2] == pytest.approx(0.4) and d.argmax() == 2
+    # rank_windows takes windows in any order but compares neighbours in time.
+    shuffled = np.array([4, 0, 2, 1, 3])
+    ranked = rank_windows(shuffled * 16, flip[shuffled], np.full(5, UNLABELLED), window=16)
+    assert shuffled[ranked[0][0]] == 2
+
+
+def test_a_window_on_an_event_edge_counts_for_less_than_a_torn_one_elsewhere() -> None:
+    """Both maximally unsure; the edge window lies between two confident, different answers."""
+    probs = np.array([[0.9, 0.1], [0.5, 0.5], [0.1, 0.9], [0.1, 0.9], [0.52, 0.48], [0.5, 0.5], [0.52, 0.48]])
+    starts = np.arange(len(probs)) * 16
+    ranked = rank_windows(starts, probs, np.full(len(probs), UNLABELLED), window=16)
+    order = [r[0] for r in ranked]
+    assert order.index(5) < order.index(1)

@@ -55,6 +55,8 @@ def _start_features_run(qtbot: Any, window: Any, epochs: int) -> Any:
     qtbot.waitUntil(dialog.isVisible)
     assert dialog.mode == "features"
     assert "labelled windows in 2 video(s)" in dialog.summary.text()
+    # How many events the validation will rest on: background 2, walk 1, run 1.
+    assert "rests on 4 labelled events" in dialog.summary.text()
     assert all("here" in label.text() for label in dialog.estimates.values())
     assert dialog.videos.count() == 2 and dialog.video_ids() is None
     dialog.epochs.setValue(epochs)
@@ -96,6 +98,9 @@ def test_fine_tune_versions_and_review(
     assert window.models.table.item(0, 0).text() == "●"
     assert window.training.points() >= 1 and len(window.training.loss_curve.getData()[0]) >= 1
     assert f"Model #{trained.id}" in window.training.status.text()
+    # The estimate shows what it rests on, in the dock and in the model list.
+    assert "over 4 held-out events" in window.training.status.text()
+    assert window.models.table.item(0, 3).text().endswith("(4 ev)")
     assert f"#{trained.id}" in window.model_label.text() and "UNTRAINED" not in window.model_label.text()
     assert state.current.predictions is not None and state.current.predictions.model_version_id == trained.id
     assert f"Model #{trained.id}" in window.timeline.probs.titleLabel.text

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.analysis.windows import window_starts
 from core.errors import TrainingError
+from core.learning.training.events import LabelledWindows, event_counts, event_groups
 from core.store import Store
 from core.store.records import Segment, SegmentSource, Video
 
@@ -57,6 +58,27 @@ class TrainingSet:
             labels = item.labels[item.labelled]
             total += np.bincount(labels, minlength=len(self.class_names))
         return total
+
+    def event_counts(self) -> np.ndarray:
+        """Labelled events per class: runs of consecutive windows with one label.
+
+        With few labels a validation score rests on these, not on the windows: the windows of
+        one event are near copies of each other.
+        """
+        total = np.zeros(len(self.class_names), dtype=np.int64)
+        for item in self.videos:
+            keep = item.labelled
+            data = LabelledWindows(
+                np.zeros(int(keep.sum()), np.int64), item.starts[keep], item.labels[keep], self.window
+            )
+            total += event_counts(data.labels, event_groups(data), len(self.class_names))
+        return total
+
+    def events_text(self) -> str:
+        """'12 labelled events (background 6, ball_left 2, …)', for the Fine-tune dialog."""
+        counts = self.event_counts()
+        parts = ", ".join(f"{n} {int(c)}" for n, c in zip(self.class_names, counts, strict=True) if c)
+        return f"{int(counts.sum())} labelled events ({parts})"
 
     def summary(self) -> dict[str, object]:
         """What the model version records about the data it learnt from."""

@@ -60,6 +60,8 @@ class LoopSettings:
     seed: int
     micro_batch: int
     run_dir: Path
+    writer: bool = True
+    """Whether this process writes the checkpoint (in a distributed run only rank 0 does)."""
 
 
 @dataclass
@@ -179,7 +181,8 @@ def _train_loop(
             out.best_probs = probs
         else:
             bad_epochs += 1
-        _save(settings.run_dir, task, optimizer, scheduler, epoch + 1, bad_epochs, micro, out)
+        if settings.writer:
+            _save(settings.run_dir, task, optimizer, scheduler, epoch + 1, bad_epochs, micro, out)
         report(
             TrainingProgress(
                 "validate",

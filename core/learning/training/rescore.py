@@ -13,7 +13,10 @@ import logging
 import threading
 from collections.abc import Callable
 
+import numpy as np
+
 from core.errors import Cancelled
+from core.learning.decoding import Decoder, decode
 from core.learning.feature_cache import FeatureCache, Layer, feature_key
 from core.learning.training.heads import score_features, scores_and_fc7
 from core.model.network import C3D_BN
@@ -33,17 +36,23 @@ def rescore_from_cache(
     pool5_hash: str,
     cancel: threading.Event | None = None,
     on_video: Callable[[int, int], None] | None = None,
+    score: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[int]:
     """Write a complete prediction run of ``version`` for each analysed video; returns their ids.
 
     Videos whose cache is missing or incomplete are skipped (the next analysis fills it).
     ``pool5_hash`` is the frozen conv part's hash (unchanged by these modes, so the caller
     already has it); the fc7 one is the version's own, saving a second pass over the weights.
+    ``score`` replaces the pass through the model's head (a linear head on pool5 is one
+    small product); a version whose summary holds a decoder has its window probabilities
+    decoded along time before they are stored.
     """
     cancel = cancel or threading.Event()
     cache = FeatureCache(store)
     spec = InputSpec.from_json(version.input_spec_json)
     hashes: dict[Layer, str] = {"pool5": pool5_hash, "fc7": version.trunk_hash}
+    raw_decoder = version.summary.get("decoder")
+    decoder = Decoder.from_json(raw_decoder) if isinstance(raw_decoder, dict) else None
     analysed = [v for v in store.videos.list() if store.predictions.latest_run(v.id) is not None]
     done: list[int] = []
     for number, video in enumerate(analysed, start=1):
@@ -53,11 +62,15 @@ def rescore_from_cache(
         if cached is None or not cached.complete:
             log.info("Video %d has no complete %s cache for the new model; not re-scored", video.id, layer)
             continue
-        if layer == "pool5":
+        if score is not None:
+            probs = score(cached.features)
+        elif layer == "pool5":
             probs, fc7 = scores_and_fc7(model, cached.features)
             cache.store_complete(feature_key(video, hashes["fc7"], spec, stride, "fc7"), cached.starts, fc7)
         else:
             probs = score_features(model, layer, cached.features)
+        if decoder is not None:
+            probs = decode(probs, decoder)
         run = store.predictions.start_run(video.id, version.id, stride, len(cached.starts))
         store.predictions.replace_windows(run.id, cached.starts, probs)
         store.predictions.finish(run.id, RunStatus.COMPLETE, windows_total=len(cached.starts))

@@ -24,8 +24,10 @@ from core.analysis.run import LoadedModel, analyse_video
 from core.errors import Cancelled, TrainingError
 from core.learning.evaluation import frame_metrics, suggest_thresholds
 from core.learning.feature_cache import FeatureCache, Layer, feature_key
+from core.learning.training.closed_form import fit_features_head, score_linear, val_events_text
 from core.learning.training.config import TrainConfig, TrainingProgress, TrainingResult
 from core.learning.training.dataset import TrainingSet, build_training_set, class_weights, window_labels
+from core.learning.training.distributed import DistContext, distribute
 from core.learning.training.full import ClipExample, ClipTask, flip_allowed
 from core.learning.training.heads import HeadTask
 from core.learning.training.loop import LoopSettings, Task, train_loop
@@ -74,6 +76,20 @@ def run_training(
     on_progress: Report | None = None,
 ) -> TrainingResult:
     """Train, validate, register the new version and (modes 1–2) re-score every timeline."""
+    result = train_rank(store, config, cancel, on_progress)
+    if result is None:  # only a distributed rank other than 0 returns nothing
+        raise TrainingError("This process was not the run's writer; no model was registered here.")
+    return result
+
+
+def train_rank(
+    store: Store,
+    config: TrainConfig,
+    cancel: threading.Event | None = None,
+    on_progress: Report | None = None,
+    dist: DistContext | None = None,
+) -> TrainingResult | None:
+    """``run_training``, or one rank of a torchrun run (``dist``): rank 0 alone registers."""
     began = time.perf_counter()
     cfg = config.resolved()
     cancel = cancel or threading.Event()
@@ -83,8 +99,10 @@ def run_training(
     spec = meta.input_spec
     names = project_class_names(store)
     data = build_training_set(store, names, spec.window, cfg.stride, cfg.video_ids)
+    device = dist.device if dist is not None else choose_device(cfg.device)
+    if cfg.mode == "features" and cfg.solver == "ridge":
+        return _run_ridge(store, cfg, parent, model, data, device, cancel, report, began)
     split = make_split(data, cfg.val_fraction, cfg.seed)
-    device = choose_device(cfg.device)
     epochs, batch_size = int(cfg.epochs or 1), int(cfg.batch_size or 1)  # filled by resolved()
     task: Task
     pool5_hash = ""
@@ -99,12 +117,18 @@ def run_training(
         # The version records its fc7 hash; only last-layers needs the (cheaper) pool5 one.
         pool5_hash = trunk_hash(model, "pool5") if layer == "pool5" else ""
         key_args = (pool5_hash or parent.trunk_hash, spec, cfg.stride, layer)
-        _ensure_features(store, parent, model, data, key_args, device, cancel, report)
+        if dist is None or dist.is_writer:  # one rank decodes; the others wait for the cache
+            _ensure_features(store, parent, model, data, key_args, device, cancel, report)
+        if dist is not None:
+            dist.barrier()
         model.to("cpu")
         adapt_head(model, parent.class_names, names, cfg.seed)
         task = _head_task(store, model, data, split, key_args, device.device)
         micro = cfg.max_micro_batch or batch_size
-    run_key = cfg.fingerprint({"parent": parent.id, "data": _data_digest(data), "split": split.to_json()})
+    key_extra = {"parent": parent.id, "data": _data_digest(data), "split": split.to_json()}
+    if dist is not None:  # a checkpoint's micro-batch is per world size
+        key_extra["world"] = dist.world_size
+    run_key = cfg.fingerprint(key_extra)
     run_dir = Path(store.files_dir) / "training" / run_key
     settings = LoopSettings(
         epochs=epochs,
@@ -116,8 +140,13 @@ def run_training(
         micro_batch=micro,
         run_dir=run_dir,
     )
-    outcome = train_loop(task, settings, cancel, report)
+    loop_cancel = cancel
+    if dist is not None:
+        task, settings, loop_cancel = distribute(task, settings, dist, cancel)
+    outcome = train_loop(task, settings, loop_cancel, report)
     final = task.finalize()
+    if dist is not None and not dist.is_writer:
+        return None
     probs = outcome.best_probs if outcome.best_probs is not None else np.zeros((0, len(names)))
     val = frame_metrics(task.val_labels, probs.argmax(axis=1), len(names))
     thresholds = {names[c]: t for c, t in suggest_thresholds(probs, task.val_labels).items()}
@@ -159,6 +188,69 @@ def run_training(
         history=tuple(outcome.history),
         stopped_early=outcome.stopped_early,
         resumed_from_epoch=outcome.resumed_from_epoch,
+        rescored_video_ids=tuple(rescored),
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _run_ridge(
+    store: Store,
+    cfg: TrainConfig,
+    parent: ModelVersion,
+    model: C3D_BN,
+    data: TrainingSet,
+    device: DeviceChoice,
+    cancel: threading.Event,
+    report: Report,
+    began: float,
+) -> TrainingResult:
+    """Mode ``features``: closed-form head on pool5, event-level validation, HMM decoding."""
+    spec = InputSpec.from_json(parent.input_spec_json)
+    pool5_hash = trunk_hash(model, "pool5")
+    key_args: tuple[str, InputSpec, int, Layer] = (pool5_hash, spec, cfg.stride, "pool5")
+    _ensure_features(store, parent, model, data, key_args, device, cancel, report)
+    model.to("cpu")
+    adapt_head(model, parent.class_names, data.class_names, cfg.seed)
+    keys = {item.video.id: feature_key(item.video, *key_args) for item in data.videos}
+    head = fit_features_head(model, data, FeatureCache(store), keys, cfg.seed, cancel, report)
+    if cancel.is_set():
+        raise Cancelled("Training cancelled; nothing was saved.")
+    summary = {
+        "mode": cfg.mode,
+        "config": cfg.to_json(),
+        "data": data.summary(),
+        "split": {"kind": "events", "folds": head.metrics["val_folds"]},
+        "history": [[r.epoch, r.loss, r.val_accuracy, r.val_macro_f1] for r in head.history],
+        "stopped_early": False,
+        "suggested_thresholds": {
+            data.class_names[c]: t for c, t in suggest_thresholds(head.val_probs, head.val_labels).items()
+        },
+        "device": "cpu",
+    } | head.summary
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    meta = CheckpointMeta.create(
+        data.class_names, spec, parent=str(parent.id), training=summary, name=f"{cfg.mode} {stamp}"
+    )
+    version = register_model(store, model, meta, mode=cfg.mode, parent_id=parent.id, metrics=head.metrics)
+    report(TrainingProgress("rescore", 1, 1, message="re-scoring the timelines"))
+    rescored = rescore_from_cache(
+        store,
+        version,
+        model,
+        "pool5",
+        cfg.stride,
+        pool5_hash,
+        score=lambda x: score_linear(x, head.weight, head.bias),
+    )
+    if cfg.activate:
+        store.models.set_active(version.id)
+    log.info("Registered model version %d (features, ridge), %s", version.id, val_events_text(head.metrics))
+    return TrainingResult(
+        version=version,
+        metrics=head.metrics,
+        history=head.history,
+        stopped_early=False,
+        resumed_from_epoch=0,
         rescored_video_ids=tuple(rescored),
         seconds=time.perf_counter() - began,
     )
