@@ -7,7 +7,10 @@ import sys
 import threading
 from pathlib import Path
 
-from core.analysis.run import LoadedModel, analyse_video
+from core.analysis.backends.base import PRECISIONS
+from core.analysis.backends.int8 import CALIBRATION_WINDOWS
+from core.analysis.backends.select import Int8Settings, load_for_analysis
+from core.analysis.run import analyse_video
 from core.cli.common import positive, progress_bar
 from core.media.library import add_video, expand_video_paths
 from core.model.device import DEVICE_NAMES, choose_device
@@ -23,6 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     infer.add_argument("--stride", type=positive, default=8)
     infer.add_argument("--batch", type=positive, default=8)
     infer.add_argument("--device", choices=DEVICE_NAMES, default="auto")
+    infer.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: int8 on the CPU once verified against fp32; int8 prepares and verifies it first",
+    )
+    infer.add_argument(
+        "--calibration-windows",
+        type=positive,
+        default=CALIBRATION_WINDOWS,
+        help="windows of the project's videos int8 is calibrated on",
+    )
     infer.set_defaults(handler=run_infer)
 
 
@@ -31,10 +46,19 @@ def run_infer(args: argparse.Namespace, store: Store) -> int:
     version = model_for(store, args.model)
     model, _ = load_version(store, version)
     device = choose_device(args.device)
-    loaded = LoadedModel(version, model, device)
+    settings = Int8Settings(calibration_windows=args.calibration_windows)
+    loaded = load_for_analysis(
+        store,
+        version,
+        model,
+        device,
+        args.precision,
+        int8=settings,
+        on_status=lambda m: print(m, file=sys.stderr),
+    )
     if version.untrained:
         print(f"note: model #{version.id} is UNTRAINED; its predictions are meaningless until you fine-tune")
-    print(f"device: {device.label}", file=sys.stderr)
+    print(f"engine: {loaded.engine_label}", file=sys.stderr)
     cancel = threading.Event()
     for video in videos:
         name = Path(video.path).name

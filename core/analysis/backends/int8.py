@@ -10,8 +10,10 @@ record says why and analysis stays on fp32.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -152,6 +154,8 @@ def quantize(fp32_xml: Path, calibration: list[np.ndarray], cancel: threading.Ev
     """NNCF post-training quantization of the fp32 IR; writes ``int8.xml`` beside it."""
     import nncf
     import openvino as ov
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     def transform(clip: np.ndarray) -> np.ndarray:
         if cancel.is_set():
@@ -160,9 +164,21 @@ def quantize(fp32_xml: Path, calibration: list[np.ndarray], cancel: threading.Ev
 
     model = ov.Core().read_model(str(fp32_xml))
     log.info("Quantizing %s on %d windows", fp32_xml, len(calibration))
-    quantized = nncf.quantize(
-        model, nncf.Dataset(calibration, transform), subset_size=len(calibration), fast_bias_correction=True
+    # Full min-max activation ranges: NNCF's default quantile ranges clip the rare large
+    # activations that carry an event here (max |Δp| 0.23-0.56 against 0.005 with min-max on
+    # the tests' fitted head), at no cost in speed.
+    advanced = AdvancedQuantizationParameters(
+        activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX
     )
+    # NNCF draws its progress bars on stdout, which the CLI keeps for results.
+    with contextlib.redirect_stdout(sys.stderr):
+        quantized = nncf.quantize(
+            model,
+            nncf.Dataset(calibration, transform),
+            subset_size=len(calibration),
+            fast_bias_correction=True,
+            advanced_parameters=advanced,
+        )
     xml = fp32_xml.with_name(INT8_XML)
     save_ir(quantized, xml)
     return xml
