@@ -36,6 +36,7 @@ INDEX_JOB = "index"
 ADD_JOB = "add videos"
 DEMO_JOB = "demo"
 ANALYSE_JOB = "analysis"
+INT8_JOB = "preparing int8"
 T = TypeVar("T")
 
 
@@ -77,6 +78,8 @@ class AppState(QObject):
         self.events: list[PredictedEvent] = []
         self.model: ModelVersion | None = None
         self.device_label = "device: chosen when analysis starts"
+        self.precision = "auto"  # auto | fp32 | int8, the Analyse › Precision menu
+        self._int8_for: int | None = None  # model version to quantize once its analysis ends
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(250)
@@ -500,10 +503,27 @@ class AppState(QObject):
         self.refresh_videos()
         return self.start_job(
             ANALYSE_JOB,
-            lambda ctx: jobs.analyse(self.store, video_ids, ctx, stride, batch_size),
-            lambda _r: self.message.emit("Analysis finished."),
+            lambda ctx: jobs.analyse(self.store, video_ids, ctx, stride, batch_size, self.precision),
+            self._analysis_done,
             connect,
         )
+
+    def _analysis_done(self, _results: object) -> None:
+        self.message.emit("Analysis finished.")
+        version_id, self._int8_for = self._int8_for, None
+        if version_id is None:
+            return
+
+        self.start_job(
+            INT8_JOB,
+            lambda ctx: jobs.prepare_int8(self.store, ctx, version_id),
+            lambda verdict: self.message.emit(str(verdict)),
+            lambda worker: worker.progress.connect(self._on_engine_note),  # a bound slot: GUI thread
+        )
+
+    def _on_engine_note(self, note: object) -> None:
+        if isinstance(note, jobs.EngineNote):
+            self.message.emit(note.text)
 
     def cancel_analysis(self) -> None:
         self.jobs.cancel(ANALYSE_JOB)
@@ -515,8 +535,11 @@ class AppState(QObject):
             self.videos_changed.emit()
 
     def _on_analysis_batch(self, item: object) -> None:
-        if isinstance(item, jobs.AnalysisStarted):
+        if isinstance(item, jobs.EngineNote):
+            self.message.emit(item.text)
+        elif isinstance(item, jobs.AnalysisStarted):
             self.device_label = item.device_label
+            self._int8_for = item.model_id if item.int8_wanted else None
             self.refresh_model()
             self.refresh_videos()
         elif self.video is not None and item == self.video.id:

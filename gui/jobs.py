@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core import paths
 from core.analysis.inference import Progress
-from core.analysis.run import AnalysisResult, LoadedModel, analyse_video
+from core.analysis.run import AnalysisResult, analyse_video
 from core.errors import AppError
 from core.labels.overview import create_demo_project, ensure_indexed
 from core.media.library import add_video, expand_video_paths
@@ -38,6 +38,15 @@ class AnalysisStarted:
     device_label: str
     model_label: str
     model_id: int
+    int8_wanted: bool = False
+    """``auto`` ran fp32 on OpenVINO because no int8 was ever tried for this model: prepare one."""
+
+
+@dataclass(frozen=True)
+class EngineNote:
+    """A line about the engine (converting, quantizing, the int8 verdict) for the status bar."""
+
+    text: str
 
 
 def add_videos(store: Store, items: list[str], ctx: JobContext) -> tuple[list[Video], list[str]]:
@@ -63,16 +72,28 @@ def open_demo(store: Store, ctx: JobContext, seconds: float = DEMO_SECONDS) -> V
 
 
 def analyse(
-    store: Store, video_ids: list[int], ctx: JobContext, stride: int, batch_size: int
+    store: Store, video_ids: list[int], ctx: JobContext, stride: int, batch_size: int, precision: str = "auto"
 ) -> list[AnalysisResult]:
+    from core.analysis.backends.select import int8_record, load_for_analysis
     from core.model.device import choose_device
     from core.model.registry import ensure_active_model, load_version
 
     version = ensure_active_model(store)
     model, _ = load_version(store, version)
     device = choose_device()
-    loaded = LoadedModel(version, model, device)
-    ctx.batch(AnalysisStarted(device.label, loaded.label, version.id))
+    loaded = load_for_analysis(
+        store,
+        version,
+        model,
+        device,
+        precision,
+        cancel=ctx.cancel,
+        on_status=lambda m: ctx.batch(EngineNote(m)),
+    )
+    wanted = (
+        precision == "auto" and loaded.engine.backend == "openvino" and int8_record(store, version) is None
+    )
+    ctx.batch(AnalysisStarted(loaded.engine_label, loaded.label, version.id, int8_wanted=wanted))
     results: list[AnalysisResult] = []
     for number, video_id in enumerate(video_ids, start=1):
         if ctx.cancel.is_set():
@@ -96,3 +117,22 @@ def analyse(
             )
         )
     return results
+
+
+def prepare_int8(store: Store, ctx: JobContext, version_id: int) -> str:
+    """Quantize and verify the model in the background, so the next analysis can use int8."""
+    from core.analysis.backends.select import prepare_int8 as prepare
+    from core.analysis.backends.select import verdict
+    from core.model.registry import load_version
+
+    version = store.models.get(version_id)
+    model, meta = load_version(store, version)
+    report = prepare(
+        store,
+        version,
+        model,
+        meta.input_spec,
+        cancel=ctx.cancel,
+        on_status=lambda m: ctx.progress(EngineNote(m)),
+    )
+    return verdict(report)

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.analysis.backends.base import PRECISIONS
 from core.interchange.formats import WRITERS
 from core.store.records import BACKGROUND, LabelClass
 from gui import actions as action_table
@@ -220,6 +222,27 @@ class MainWindow(QMainWindow):
         for spec in action_table.SPECS:
             menus[spec.menu].addAction(self.actions_by_name[spec.name])
         self.class_menu = menus["Edit"].addMenu("Label selection as")
+        self._build_precision_menu(menus["Analyse"])
+
+    def _build_precision_menu(self, analyse: QMenu) -> None:
+        """auto: int8 on the CPU once verified against fp32 (prepared in the background)."""
+        menu = analyse.addMenu("Precision")
+        group = QActionGroup(self)
+        chosen = str(self.settings.value("analysis/precision", "auto"))
+        self.state.precision = chosen if chosen in PRECISIONS else "auto"
+        texts = {"auto": "Auto (int8 once verified)", "fp32": "fp32", "int8": "int8 (verify first)"}
+        self.precision_actions: dict[str, QAction] = {}
+        for name in PRECISIONS:
+            action = menu.addAction(texts[name])
+            action.setCheckable(True)
+            action.setChecked(name == self.state.precision)
+            action.triggered.connect(lambda _checked=False, n=name: self._set_precision(n))
+            group.addAction(action)
+            self.precision_actions[name] = action
+
+    def _set_precision(self, name: str) -> None:
+        self.state.precision = name
+        self.settings.setValue("analysis/precision", name)
 
     def _build_transport(self) -> None:
         for name, text in (

@@ -92,7 +92,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: igno
 
 def _window_probs(engine: Engine, spec: InputSpec, path: Path) -> tuple[np.ndarray, np.ndarray]:
     with VideoReader(path) as reader:
-        batches = list(infer_windows(reader, engine, spec, CPU_FP32, stride=STRIDE, batch_size=4))
+        batches = list(infer_windows(reader, engine, spec, CPU_FP32, stride=16, batch_size=4))
     return np.concatenate([b.starts for b in batches]), np.concatenate([b.probs for b in batches])
 
 

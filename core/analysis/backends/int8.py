@@ -191,6 +191,7 @@ def compare(
     class_names: tuple[str, ...],
     window: int,
     gate: Int8Gate,
+    cancel: threading.Event | None = None,
 ) -> dict[str, float | int | bool | str]:
     """Run the held-out windows through both engines; the figures and the gate's decision."""
     lowered = [n.lower() for n in class_names]
@@ -200,6 +201,8 @@ def compare(
     found: list[Interval] = []
     offset = 0
     for sample in heldout:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Preparing int8 was cancelled.")
         clips = np.stack(sample.clips)
         ref = _probs(reference, clips)
         cand = _probs(candidate, clips)

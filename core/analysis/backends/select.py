@@ -150,7 +150,7 @@ def prepare_int8(
     status(f"int8: checking against fp32 on {sum(len(s.starts) for s in heldout)} held-out windows")
     reference = OpenVinoEngine(fp32_xml, "fp32", store.files_dir)
     candidate = OpenVinoEngine(int8_xml, "int8", store.files_dir)
-    figures = compare(reference, candidate, heldout, version.class_names, spec.window, settings.gate)
+    figures = compare(reference, candidate, heldout, version.class_names, spec.window, settings.gate, cancel)
     report = write_report(folder, version, len(calibration), figures, settings.gate)
     log.info(
         "int8 for model %d: max |Δp| %.4f, mean %.5f, event F1 %.3f → %s",
@@ -160,11 +160,11 @@ def prepare_int8(
         report.event_f1_vs_fp32,
         "verified" if report.passed else f"rejected ({report.reason})",
     )
-    status(_verdict(report))
+    status(verdict(report))
     return report
 
 
-def _verdict(report: Int8Report) -> str:
+def verdict(report: Int8Report) -> str:
     figures = (
         f"max |Δp| {report.max_abs_dp:.4f}, mean |Δp| {report.mean_abs_dp:.5f}, "
         f"event F1@0.5 vs fp32 {report.event_f1_vs_fp32:.3f}"
