@@ -3,6 +3,7 @@ int8 variant is used only when its recorded check against fp32 passes the gate."
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,13 @@ from core.analysis.backends.int8 import (
     sample_windows,
     write_report,
 )
-from core.analysis.backends.openvino_backend import INT8_XML, OpenVinoEngine, cache_dir, variant_dir
+from core.analysis.backends.openvino_backend import (
+    INT8_XML,
+    OpenVinoEngine,
+    cache_dir,
+    prune_variants,
+    variant_dir,
+)
 from core.analysis.backends.select import BACKEND_ENV_VAR, Int8Settings, load_for_analysis
 from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.inference import infer_windows
@@ -247,3 +254,15 @@ def test_int8_is_refused_on_a_gpu_with_a_clear_message(store) -> None:  # type: 
     version = ensure_active_model(store)
     with pytest.raises(InferenceError, match="int8 runs on the CPU"):
         load_for_analysis(store, version, load_version(store, version)[0], gpu, "int8")
+
+
+def test_only_the_most_recently_used_versions_keep_their_converted_models(tmp_path: Path) -> None:
+    root = tmp_path / "openvino"
+    folders = [root / f"v{i}-abc" for i in range(5)]
+    for age, folder in enumerate(reversed(folders)):
+        folder.mkdir(parents=True)
+        (folder / "fp32.xml").write_text("x")
+        os.utime(folder, (1_000_000 - age, 1_000_000 - age))  # v4 newest … v0 oldest
+    removed = prune_variants(tmp_path, folders[0], keep=3)  # v0 is used now
+    assert sorted(p.name for p in removed) == ["v1-abc", "v2-abc"]
+    assert sorted(p.name for p in root.iterdir()) == ["v0-abc", "v3-abc", "v4-abc"]

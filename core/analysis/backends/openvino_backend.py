@@ -31,6 +31,7 @@ from core.store.records import ModelVersion
 log = logging.getLogger(__name__)
 
 FP32_XML = "fp32.xml"
+KEEP_VERSIONS = 3
 INT8_XML = "int8.xml"
 _PRECISION_HINT = {"fp32": "f32", "int8": "f32"}
 """fp32 must not silently become bf16 on CPUs that have it (OpenVINO's default there);
@@ -106,8 +107,27 @@ def save_ir(ov_model: Any, xml: Path) -> None:
         os.replace(staged, xml)
 
 
-def remove_variants(files_dir: str | Path, version: ModelVersion) -> None:
-    shutil.rmtree(variant_dir(files_dir, version), ignore_errors=True)
+def prune_variants(files_dir: str | Path, current: Path, keep: int = KEEP_VERSIONS) -> list[Path]:
+    """Drop the converted models of all but the ``keep`` most recently used versions.
+
+    Each version costs ~400 MB (fp32 + int8) plus as much again in compiled blobs, and every
+    fine-tuning run makes a new version; an older one that is used again is simply converted
+    again. Returns the folders removed.
+    """
+    os.utime(current)  # "recently used" is the folder's mtime
+    root = openvino_root(files_dir)
+    folders = sorted(
+        (p for p in root.glob("v*") if p.is_dir()), key=lambda p: p.stat().st_mtime_ns, reverse=True
+    )
+    removed = [p for p in folders[keep:] if p != current]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    blobs = sorted(cache_dir(files_dir).glob("*.blob"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for blob in blobs[2 * keep :]:
+        blob.unlink(missing_ok=True)
+    if removed:
+        log.info("Removed the OpenVINO models of %d older versions", len(removed))
+    return removed
 
 
 class OpenVinoEngine:

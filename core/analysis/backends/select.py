@@ -25,7 +25,13 @@ from core.analysis.backends.int8 import (
     usable,
     write_report,
 )
-from core.analysis.backends.openvino_backend import INT8_XML, OpenVinoEngine, ensure_fp32_ir, variant_dir
+from core.analysis.backends.openvino_backend import (
+    INT8_XML,
+    OpenVinoEngine,
+    ensure_fp32_ir,
+    prune_variants,
+    variant_dir,
+)
 from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.run import LoadedModel
 from core.errors import AppError, InferenceError
@@ -108,6 +114,7 @@ def _openvino_engine(
     if not (folder / "fp32.xml").is_file():
         status("converting the model for OpenVINO (once per model version)")
     fp32_xml = ensure_fp32_ir(folder, loaded.model, loaded.spec)
+    prune_variants(store.files_dir, folder)
     if precision == "fp32":
         return OpenVinoEngine(fp32_xml, "fp32", store.files_dir)
     report = read_report(folder)
