@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument(
         "--long-precision",
         default="auto",
-        help="for --long: auto, fp32, int8, or int8-forced (timing the int8 model even if rejected)",
+        help="for --long: auto, fp32, int8, int8-forced (the int8 model even if rejected)",
     )
     parser.add_argument("--naive", action="store_true", help="also time the naive seek-per-window loop")
     args = parser.parse_args()
