@@ -162,6 +162,7 @@ def quantize(fp32_xml: Path, calibration: list[np.ndarray], cancel: threading.Ev
             raise Cancelled("Preparing int8 was cancelled.")
         return clip
 
+    nncf.set_log_level(logging.WARNING)  # its INFO lines go to stdout, which is the CLI's
     model = ov.Core().read_model(str(fp32_xml))
     log.info("Quantizing %s on %d windows", fp32_xml, len(calibration))
     # Two choices measured on a head fine-tuned on the demo (held-out max |Δp| against fp32):
