@@ -121,6 +121,7 @@ def sample_windows(
     frames_total = sum(max(v.best_frame_count, 1) for v in videos)
     calib: list[np.ndarray] = []
     held: list[WindowSample] = []
+    held_count = 0
     for video in videos:
         share = max(2, round(wanted * max(video.best_frame_count, 1) / frames_total))
         stride = max(1, max(video.best_frame_count, 1) // share)
@@ -128,9 +129,10 @@ def sample_windows(
         for number, (start, clip) in enumerate(_windows_of(video, spec, stride, cancel)):
             if number % 2 == 0 and len(calib) < calibration:
                 calib.append(clip[None])
-            elif number % 2 == 1 and sum(len(s.starts) for s in held) < heldout:
+            elif number % 2 == 1 and held_count < heldout:
                 sample.starts.append(start)
                 sample.clips.append(clip)
+                held_count += 1
         if sample.starts:
             held.append(sample)
     if not calib or not held:
