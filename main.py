@@ -31,10 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         from gui.app import run_app  # Qt is imported only when the desktop app starts
 
-        return run_app(url)
+        return run_app(url, args.annotator)
     set_busy_reporter(lambda message: print(message, file=sys.stderr, flush=True))
     try:
-        project = open_project(url)  # the app's path too: units of work, then events
+        project = open_project(url, args.annotator)  # the app's path too: units of work, then events
         if project.store.notice:
             print(f"note: {project.store.notice}", file=sys.stderr)
         try:

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.analysis.backends.select import load_for_analysis
 from core.analysis.inference import infer_windows
-from core.analysis.run import LoadedModel, analyse_video
+from core.analysis.run import analyse_video
 from core.media.demo import generate_demo_video
 from core.media.library import add_video
 from core.media.video import VideoReader
@@ -67,7 +68,10 @@ def end_to_end(path: Path, work: Path, device: DeviceChoice, batch: int) -> floa
     try:
         video = add_video(store, path)
         version = ensure_active_model(store)
-        loaded = LoadedModel(version, load_version(store, version)[0], device)
+        # The app's own engine choice: on a GPU that is PyTorch with autocast, never OpenVINO.
+        loaded = load_for_analysis(store, version, load_version(store, version)[0], device, "auto")
+        if loaded.engine.backend != "torch":
+            raise SystemExit(f"expected the PyTorch engine on the GPU, got {loaded.engine_label}")
         began = time.perf_counter()
         result = analyse_video(store, video, loaded, stride=8, batch_size=batch)
         return result.windows_done / (time.perf_counter() - began)

@@ -21,6 +21,21 @@ class StoreError(AppError):
     """The label store cannot be read or written."""
 
 
+class ConflictError(StoreError):
+    """Someone else changed the frames an edit (or undo) was about to change; nothing was written.
+
+    ``video_id``/``start``/``end`` name the range, so the view can be refreshed to show theirs.
+    """
+
+    def __init__(
+        self, message: str, video_id: int | None = None, start: int = 0, end: int = 0, retryable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.video_id, self.start, self.end = video_id, start, end
+        self.retryable = retryable
+        """Two writes met on one row at the same moment: running the edit again may well succeed."""
+
+
 class ImportFormatError(AppError):
     """An interchange file cannot be imported."""
 

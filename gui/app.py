@@ -25,7 +25,7 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
-def run_app(db_url: str) -> int:
+def run_app(db_url: str, annotator: str | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from core.errors import AppError
@@ -37,8 +37,17 @@ def run_app(db_url: str) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("C3D Labeller")
     app.setOrganizationName("c3d-labeller")
+    from PySide6.QtCore import QSettings
+
+    from core.project.project import ANNOTATOR_ENV
+
+    # --annotator (remembered as the app's setting), then the environment, the setting, the login.
+    settings = QSettings()
+    if annotator:
+        settings.setValue("team/annotator", annotator)
+    annotator = annotator or os.environ.get(ANNOTATOR_ENV) or str(settings.value("team/annotator", "") or "")
     try:
-        project = open_project(db_url)
+        project = open_project(db_url, annotator or None)
     except AppError as exc:
         errors.show_warning(None, str(exc))
         return 2

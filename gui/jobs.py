@@ -6,6 +6,7 @@ Each runs on a worker thread (see ``gui.workers``), reports through ``ctx`` and 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from core import paths
 from core.analysis.pipeline import AnalysisProgress, AnalysisStarted, analyse_videos, load_model
@@ -22,6 +23,13 @@ log = logging.getLogger(__name__)
 __all__ = ["AnalysisProgress", "AnalysisStarted", "add_videos", "analyse", "open_demo"]
 
 DEMO_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class EngineNote:
+    """A line about the engine (converting, quantizing, the int8 verdict) for the status bar."""
+
+    text: str
 
 
 def add_videos(store: Store, items: list[str], ctx: JobContext) -> tuple[list[Video], list[str]]:
@@ -47,11 +55,20 @@ def open_demo(store: Store, ctx: JobContext, seconds: float = DEMO_SECONDS) -> V
 
 
 def analyse(
-    store: Store, video_ids: list[int], ctx: JobContext, stride: int, batch_size: int
+    store: Store, video_ids: list[int], ctx: JobContext, stride: int, batch_size: int, precision: str = "auto"
 ) -> list[AnalysisResult]:
     """The core pipeline: a new video is indexed by the same pass that analyses it."""
-    loaded = load_model(store)
-    ctx.batch(AnalysisStarted(loaded.device.label, loaded.label, loaded.version.id))
+    from core.analysis.backends.select import int8_record
+
+    loaded = load_model(
+        store, precision=precision, cancel=ctx.cancel, on_status=lambda m: ctx.batch(EngineNote(m))
+    )
+    wanted = (
+        precision == "auto"
+        and loaded.engine.backend == "openvino"
+        and int8_record(store, loaded.version) is None
+    )
+    ctx.batch(AnalysisStarted(loaded.engine_label, loaded.label, loaded.version.id, int8_wanted=wanted))
     videos = [store.videos.get(v) for v in video_ids]
     return list(
         analyse_videos(
@@ -65,3 +82,22 @@ def analyse(
             on_batch=ctx.batch,
         )
     )
+
+
+def prepare_int8(store: Store, ctx: JobContext, version_id: int) -> str:
+    """Quantize and verify the model in the background, so the next analysis can use int8."""
+    from core.analysis.backends.select import prepare_int8 as prepare
+    from core.analysis.backends.select import verdict
+    from core.model.registry import load_version
+
+    version = store.models.get(version_id)
+    model, meta = load_version(store, version)
+    report = prepare(
+        store,
+        version,
+        model,
+        meta.input_spec,
+        cancel=ctx.cancel,
+        on_status=lambda m: ctx.progress(EngineNote(m)),
+    )
+    return verdict(report)

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QDockWidget,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.analysis.backends.base import PRECISIONS
 from core.interchange.formats import WRITERS
 from gui import actions as action_table
 from gui import file_dialogs
@@ -195,6 +197,9 @@ class MainWindow(QMainWindow):
             "open_project": self.open_project,
             "open_project_url": self.open_project_url,
             "open_demo": lambda: s.open_demo(),
+            "next_to_label": s.next_to_label,
+            "mark_labelled": lambda: s.mark_labelled(c.video.id if c.video is not None else None),
+            "annotator": self.set_annotator,
             "import_labels": self.import_labels,
             "export_video": lambda: self.export(False),
             "export_project": lambda: self.export(True),
@@ -252,6 +257,27 @@ class MainWindow(QMainWindow):
         panels = menus["View"].addMenu("Panels")  # a closed dock comes back from here
         for dock in self.findChildren(QDockWidget):
             panels.addAction(dock.toggleViewAction())
+        self._build_precision_menu(menus["Analyse"])
+
+    def _build_precision_menu(self, analyse: QMenu) -> None:
+        """auto: int8 on the CPU once verified against fp32 (prepared in the background)."""
+        menu = analyse.addMenu("Precision")
+        group = QActionGroup(self)
+        chosen = str(self.settings.value("analysis/precision", "auto"))
+        self.runner.precision = chosen if chosen in PRECISIONS else "auto"
+        texts = {"auto": "Auto (int8 once verified)", "fp32": "fp32", "int8": "int8 (verify first)"}
+        self.precision_actions: dict[str, QAction] = {}
+        for name in PRECISIONS:
+            action = menu.addAction(texts[name])
+            action.setCheckable(True)
+            action.setChecked(name == self.runner.precision)
+            action.triggered.connect(lambda _checked=False, n=name: self._set_precision(n))
+            group.addAction(action)
+            self.precision_actions[name] = action
+
+    def _set_precision(self, name: str) -> None:
+        self.runner.precision = name
+        self.settings.setValue("analysis/precision", name)
 
     def _build_transport(self) -> None:
         """The style's own media icons (a font may lack ⏸ or ⇤), on buttons that never change size."""
@@ -422,6 +448,14 @@ class MainWindow(QMainWindow):
         )
         if ok and url.strip():
             self.switch_project(url.strip())
+
+    def set_annotator(self) -> None:
+        name, ok = QInputDialog.getText(
+            self, "Annotator", "Your name, as your edits are signed:", text=self.project.project.annotator
+        )
+        if ok and name.strip():
+            self.project.set_annotator(name.strip())
+            self.settings.setValue("team/annotator", name.strip())
 
     def switch_project(self, location: str) -> None:
         self.playback.pause()

@@ -11,6 +11,9 @@ import pytest
 from tests.pg_server import PostgresServer, find_pg_bin
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Converting the network for OpenVINO costs ~10-25 s per fresh project; tests of other features
+# analyse through PyTorch. tests/core/test_openvino_backend.py lifts this for the engine's tests.
+os.environ.setdefault("C3D_LABELLER_BACKEND", "torch")
 
 BACKENDS = ("sqlite", "postgresql")
 

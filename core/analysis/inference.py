@@ -17,14 +17,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from core.analysis.backends.base import Engine
+from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.windows import window_starts
 from core.errors import Cancelled, InferenceError
 from core.media.video import VideoReader
 from core.model.device import DeviceChoice
 from core.model.network import C3D_BN
-from core.model.preprocess import clips_to_tensor, prepare_frame
+from core.model.preprocess import prepare_frame
 from core.model.spec import InputSpec
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class WindowProducer:
 
 def infer_windows(
     reader: VideoReader,
-    model: C3D_BN,
+    model: C3D_BN | Engine,
     spec: InputSpec,
     device: DeviceChoice,
     *,
@@ -210,10 +211,12 @@ def infer_windows(
 ) -> Iterator[WindowBatch]:
     """Yield batches of window predictions in order; raises ``Cancelled`` when asked to stop.
 
-    ``model`` must already be prepared for ``device`` (eval mode, memory format).
+    ``model`` is an engine, or a network already prepared for ``device`` (eval mode, memory
+    format) that then runs through PyTorch.
     """
     if stride < 1 or batch_size < 1:
         raise InferenceError("Stride and batch size must both be at least 1.")
+    engine = TorchEngine(model, spec, device) if isinstance(model, C3D_BN) else model
     cancel = cancel or threading.Event()
     skip = skip_starts or set()
     total = len(window_starts(max(reader.frame_count, 1), spec.window, stride))
@@ -224,7 +227,7 @@ def infer_windows(
     for item in producer.batches():
         if cancel.is_set():
             break
-        batch = _run_model(model, item, spec, device, want_features)
+        batch = _run_model(engine, item, want_features)
         computed += len(item.starts)
         done += len(item.starts)
         total = max(total, done)
@@ -238,29 +241,13 @@ def infer_windows(
         outcome.frame_count, outcome.padded = producer.frame_count, producer.padded
 
 
-def _run_model(
-    model: C3D_BN, item: ClipBatch, spec: InputSpec, device: DeviceChoice, want_features: bool
-) -> WindowBatch:
+def _run_model(engine: Engine, item: ClipBatch, want_features: bool) -> WindowBatch:
     n = len(item.starts)
-    # On CUDA the short last batch keeps its full (stale-padded) size so cudnn.benchmark never
-    # re-tunes for a new shape; elsewhere padding would only waste work.
-    clips = item.clips if device.device.type == "cuda" else item.clips[:n]
-    x = clips_to_tensor(clips, spec, device.device, device.channels_last)
-    with torch.inference_mode(), _autocast(device):
-        if want_features:
-            out = model.forward_features(x)
-            logits, pool5, fc7 = out.logits, out.pool5, out.fc7
-        else:
-            logits, pool5, fc7 = model(x), None, None
-    probs = torch.softmax(logits.float(), dim=1)[:n].cpu().numpy()
+    clips = item.clips if engine.pads_batches else item.clips[:n]
+    out = engine.run(clips, want_features)
     return WindowBatch(
         starts=np.asarray(item.starts, dtype=np.int64),
-        probs=probs.astype(np.float32),
-        pool5=None if pool5 is None else pool5[:n].to(torch.float16).cpu().numpy(),
-        fc7=None if fc7 is None else fc7[:n].to(torch.float16).cpu().numpy(),
+        probs=out.probs[:n],
+        pool5=None if out.pool5 is None else out.pool5[:n],
+        fc7=None if out.fc7 is None else out.fc7[:n],
     )
-
-
-def _autocast(device: DeviceChoice) -> torch.autocast:
-    dtype = device.autocast_dtype
-    return torch.autocast(device.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.analysis.backends.select import Int8Settings, load_for_analysis
 from core.analysis.inference import Progress, WindowBatch
 from core.analysis.run import AnalysisResult, LoadedModel, analyse_video
 from core.store import Store
@@ -28,6 +29,8 @@ class AnalysisStarted:
     device_label: str
     model_label: str
     model_id: int
+    int8_wanted: bool = False
+    """``auto`` ran fp32 on OpenVINO because no int8 was ever tried for this model: prepare one."""
 
 
 @dataclass(frozen=True)
@@ -39,14 +42,26 @@ class AnalysisProgress:
     progress: Progress
 
 
-def load_model(store: Store, version: ModelVersion | None = None, device: str = "auto") -> LoadedModel:
-    """``version`` (default: the active model, made untrained if there is none) on ``device``."""
+def load_model(
+    store: Store,
+    version: ModelVersion | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    *,
+    int8: Int8Settings | None = None,
+    cancel: threading.Event | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> LoadedModel:
+    """``version`` (default: the active model, made untrained if there is none) on ``device``,
+    with the engine ``precision`` asks for (OpenVINO fp32/int8 on CPUs, PyTorch on GPUs)."""
     from core.model.device import choose_device
     from core.model.registry import ensure_active_model, load_version
 
     chosen = version if version is not None else ensure_active_model(store)
     model, _ = load_version(store, chosen)
-    return LoadedModel(chosen, model, choose_device(device))
+    return load_for_analysis(
+        store, chosen, model, choose_device(device), precision, int8=int8, cancel=cancel, on_status=on_status
+    )
 
 
 def analyse_videos(

@@ -15,6 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
+from core.analysis.backends.base import Engine, features_tag
+from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.inference import InferenceOutcome, Progress, WindowBatch, infer_windows
 from core.analysis.windows import window_starts
 from core.errors import Cancelled, InferenceError
@@ -55,16 +57,29 @@ class AnalysisResult:
 class LoadedModel:
     """A model version ready to run on one device: loaded and prepared once, reused per video."""
 
-    def __init__(self, version: ModelVersion, model: C3D_BN, device: DeviceChoice) -> None:
+    def __init__(
+        self, version: ModelVersion, model: C3D_BN, device: DeviceChoice, engine: Engine | None = None
+    ) -> None:
         self.version = version
         self.spec = InputSpec.from_json(version.input_spec_json)
         self.device = device
         self.model = prepare_for_inference(model, device.device, device.channels_last)
+        self.engine: Engine = engine or TorchEngine(self.model, self.spec, device)
+        """What runs the windows; ``backends.select.load_for_analysis`` picks OpenVINO on CPUs."""
 
     @cached_property
     def trunk_hashes(self) -> dict[Layer, str]:
-        """Keys of this model's feature cache entries; its weights never change once loaded."""
-        return model_trunk_hashes(self.model)
+        """Keys of this model's feature cache entries; its weights never change once loaded.
+
+        Features an int8 engine made are keyed apart ("<hash>+int8"), so fine-tuning, which
+        looks up the fp32 trunk's key, never trains on them by mistake.
+        """
+        tag = features_tag(self.engine)
+        return {layer: f"{h}+{tag}" if tag else h for layer, h in model_trunk_hashes(self.model).items()}
+
+    @property
+    def engine_label(self) -> str:
+        return self.engine.label
 
     @property
     def label(self) -> str:
@@ -118,7 +133,7 @@ def analyse_video(
         try:
             for batch in infer_windows(
                 reader,
-                loaded.model,
+                loaded.engine,
                 loaded.spec,
                 loaded.device,
                 stride=stride,

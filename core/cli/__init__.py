@@ -18,6 +18,7 @@ from core.cli import (
     library_cmds,
     models_cmd,
     proxy_cmd,
+    team_cmds,
     tracks_cmd,
 )
 from core.store import Store
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     interchange_cmds,
     learning_cmds,
     proxy_cmd,
+    team_cmds,
 )
 
 
@@ -40,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c3d-labeller", description="Label events in video with C3D_BN.")
     parser.add_argument(
         "--db", help="SQLAlchemy URL of the store (default: $C3D_LABELLER_DB, else a local file)"
+    )
+    parser.add_argument(
+        "--annotator",
+        help="who signs your edits in a shared store (default: $C3D_LABELLER_ANNOTATOR, else your login)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

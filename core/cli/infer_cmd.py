@@ -7,6 +7,9 @@ import sys
 import threading
 from pathlib import Path
 
+from core.analysis.backends.base import PRECISIONS
+from core.analysis.backends.int8 import CALIBRATION_WINDOWS
+from core.analysis.backends.select import Int8Settings
 from core.analysis.pipeline import AnalysisProgress, analyse_videos, load_model
 from core.cli.cluster_cmd import add_cluster_options, run_cluster_infer
 from core.cli.common import positive, progress_bar
@@ -24,6 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     infer.add_argument("--stride", type=positive, default=8)
     infer.add_argument("--batch", type=positive, default=8)
     infer.add_argument("--device", choices=DEVICE_NAMES, default="auto")
+    infer.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: int8 on the CPU once verified against fp32; int8 prepares and verifies it first",
+    )
+    infer.add_argument(
+        "--calibration-windows",
+        type=positive,
+        default=CALIBRATION_WINDOWS,
+        help="windows of the project's videos int8 is calibrated on",
+    )
     add_cluster_options(infer)
     infer.set_defaults(handler=run_infer)
 
@@ -32,11 +47,19 @@ def run_infer(args: argparse.Namespace, store: Store) -> int:
     if getattr(args, "cluster", None) is not None:
         return run_cluster_infer(args, store, args.model)
     videos = [add_video(store, p) for p in expand_video_paths(args.videos)]
-    loaded = load_model(store, model_for(store, args.model), args.device)
+    settings = Int8Settings(calibration_windows=args.calibration_windows)
+    loaded = load_model(
+        store,
+        model_for(store, args.model),
+        args.device,
+        args.precision,
+        int8=settings,
+        on_status=lambda m: print(m, file=sys.stderr),
+    )
     version = loaded.version
     if version.untrained:
         print(f"note: model #{version.id} is UNTRAINED; its predictions are meaningless until you fine-tune")
-    print(f"device: {loaded.device.label}", file=sys.stderr)
+    print(f"engine: {loaded.engine_label}", file=sys.stderr)
     cancel = threading.Event()
     current = ""
 

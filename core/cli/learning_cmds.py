@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     evaluate = sub.add_parser("evaluate", help="frame and segment metrics of a model against human labels")
     evaluate.add_argument("--model", type=int, help="model version id (default: the active one)")
+    evaluate.add_argument(
+        "--agreement", metavar="VIDEO", help="instead: agreement between the coders of VIDEO (see `coding`)"
+    )
     evaluate.set_defaults(handler=evaluate_cmd)
 
     cache = sub.add_parser("cache", help="the feature cache: 'cache list' or 'cache clear'")
@@ -95,6 +98,10 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
 
 
 def evaluate_cmd(args: argparse.Namespace, store: Store) -> int:
+    if getattr(args, "agreement", None):
+        from core.cli.team_cmds import agreement_report
+
+        return agreement_report(store, args.agreement)
     from core.learning.assessment import evaluate_model
 
     for line in evaluate_model(store, args.model).lines():

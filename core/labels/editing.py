@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from core.errors import StoreError
+from core.errors import ConflictError, StoreError
 from core.store import Store
 from core.store.records import BACKGROUND, NewSegment, Segment, SegmentSource
 
@@ -54,6 +56,47 @@ class Edit:
         store.segments.replace_range(self.video_id, self.start, self.end, self.after, self.track_id)
 
 
+_SEEN: ContextVar[Sequence[Segment] | None] = ContextVar("seen_segments", default=None)
+
+
+@contextmanager
+def seen(segments: Sequence[Segment] | None) -> Iterator[None]:
+    """Edits inside this block name what their author saw: if the store now holds anything
+    else in the edited range (someone else changed it), they raise ``ConflictError``."""
+    token = _SEEN.set(None if segments is None else tuple(segments))
+    try:
+        yield
+    finally:
+        _SEEN.reset(token)
+
+
+def check_seen(
+    current: Sequence[Segment],
+    saw: Sequence[Segment],
+    video_id: int,
+    start: int,
+    end: int,
+    track_id: int | None = None,
+) -> None:
+    """The versions read must still be there, or at least the same labels on these frames
+    (a long segment may have changed far outside them: that is no conflict). Only the edited
+    track counts (``track_id``; every segment seen when None): other tracks' edits never conflict."""
+    saw_here = [s for s in saw if s.video_id == video_id and (track_id is None or s.track_id == track_id)]
+    ours = {(s.id, s.version) for s in saw_here if s.start_frame < end and s.end_frame > start}
+    now = {(s.id, s.version) for s in current}
+    if ours == now:
+        return
+    if snapshot(current, start, end) == snapshot(saw_here, start, end):
+        return
+    raise ConflictError(
+        f"Someone else changed frames {start}–{end} since you last saw them; nothing was saved. "
+        "The view now shows their labels: look, then make your edit again if it is still needed.",
+        video_id,
+        start,
+        end,
+    )
+
+
 def record_edit(
     store: Store,
     text: str,
@@ -67,7 +110,13 @@ def record_edit(
     if end <= start:
         raise StoreError(f"Nothing to edit: the range {start}–{end} is empty.")
     with store.unit("save the label edit"):  # joins the caller's unit, if any: all or nothing
-        before = snapshot(store.segments.list(video_id, start, end, track_id=track_id), start, end)
+        store.segments.lock_range(video_id, start, end)  # check-then-write is one step, also on PostgreSQL
+        current = store.segments.list(video_id, start, end, track_id=track_id)
+        saw = _SEEN.get()
+        if saw is not None:
+            edited = track_id if track_id is not None else store.tracks.default().id
+            check_seen(current, saw, video_id, start, end, edited)
+        before = snapshot(current, start, end)
         action()
         after = snapshot(store.segments.list(video_id, start, end, track_id=track_id), start, end)
     return Edit(text, video_id, start, end, before, after, track_id)

@@ -59,3 +59,31 @@ def coalesce(changes: Iterable[Change]) -> tuple[Change, ...]:
             others.setdefault(change, None)
     merged: list[Change] = [SegmentsChanged(v, lo, hi) for v, (lo, hi) in spans.items()]
     return (*merged, *others)
+
+
+_KINDS: dict[str, type] = {
+    "segments": SegmentsChanged,
+    "predictions": PredictionsChanged,
+    "classes": ClassesChanged,
+    "models": ModelsChanged,
+    "videos": VideosChanged,
+}
+
+
+def to_json(change: Change) -> dict[str, object]:
+    """A change as JSON, for the change feed other processes read."""
+    kind = next(name for name, cls in _KINDS.items() if isinstance(change, cls))
+    return {"kind": kind, **vars(change)}
+
+
+def from_json(data: dict[str, object]) -> Change | None:
+    """The change ``to_json`` wrote; None for a kind this version does not know (a newer app's)."""
+    fields = dict(data)
+    cls = _KINDS.get(str(fields.pop("kind", "")))
+    if cls is None:
+        return None
+    try:
+        change: Change = cls(**fields)
+    except TypeError:
+        return None
+    return change

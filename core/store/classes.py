@@ -218,8 +218,11 @@ class ClassRepository(Repository):
                 videos = set(
                     session.scalars(select(SegmentRow.video_id).where(SegmentRow.class_id == class_id))
                 )
-                session.execute(
-                    update(SegmentRow).where(SegmentRow.class_id == class_id).values(class_id=reassign_to)
+                session.execute(  # a changed row gets a new version, so team edits notice
+                    update(SegmentRow)
+                    .where(SegmentRow.class_id == class_id)
+                    .values(class_id=reassign_to, version=SegmentRow.version + 1)
+                    .execution_options(synchronize_session="fetch")
                 )
                 for video_id in videos:
                     normalize_video(session, video_id)  # newly equal neighbours become one segment

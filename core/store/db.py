@@ -27,6 +27,8 @@ from core.errors import StoreError
 from core.paths import files_dir_for, sqlite_file, to_stored
 from core.store import migrate
 from core.store.classes import ClassRepository
+from core.store.codings import CodingRepository
+from core.store.editlog import EditLogRepository
 from core.store.features import FeatureRepository
 from core.store.guard import APPLICATION_ID, check_sqlite_file, missing_driver_message
 from core.store.imports import ImportRepository
@@ -38,6 +40,7 @@ from core.store.segments import SegmentRepository
 from core.store.tracks import TrackRepository, ensure_defaults
 from core.store.unit import READ_ONLY_OPTION, Listener, UnitOfWork, Units, explain, retry_busy, units_for
 from core.store.videos import VideoRepository
+from core.store.work import WorkRepository
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,21 @@ class Store:
     """Where an unreadable database was moved before a fresh one was made, to tell the user."""
     notice: str | None = None
     """Something the user should hear about the file itself (an empty file became a store)."""
+
+    @property
+    def edit_log(self) -> EditLogRepository:
+        """Who changed what, per video (team mode)."""
+        return EditLogRepository(self.session_factory)
+
+    @property
+    def codings(self) -> CodingRepository:
+        """Annotators' independent codings of a video, for agreement (team mode)."""
+        return CodingRepository(self.session_factory)
+
+    @property
+    def work(self) -> WorkRepository:
+        """The claim queue and to-label → labelled → reviewed states (team mode)."""
+        return WorkRepository(self.session_factory)
 
     @property
     def units(self) -> Units:

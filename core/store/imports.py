@@ -217,9 +217,12 @@ class _Painter:
     neighbours, exactly as ``painting.clear_range`` and ``painting.place`` do row by row.
     """
 
-    def __init__(self, spans: list[_Span], joins: bool = True) -> None:
+    def __init__(
+        self, spans: list[_Span], joins: bool = True, versions: dict[int, int] | None = None
+    ) -> None:
         self.joins = joins  # a point track's events never join
         self.original = {s.id: s for s in spans}
+        self.versions = versions or {}  # row versions as loaded: updates name them (team mode)
         self.spans = spans
         self.starts = [s.start for s in spans]
 
@@ -237,12 +240,13 @@ class _Painter:
                 SegmentRow.updated_at,
                 SegmentRow.modifiers,
                 SegmentRow.comment,
+                SegmentRow.version,
             )
             .where(SegmentRow.video_id == video_id, SegmentRow.class_id.in_(in_track))
             .order_by(SegmentRow.start_frame)
         ).all()
         spans = [_Span(*row[:7], tuple(row[7] or ()), row[8]) for row in rows]
-        return cls(spans, joins=track.kind != TrackKind.POINT)
+        return cls(spans, joins=track.kind != TrackKind.POINT, versions={row[0]: row[9] for row in rows})
 
     def paint(self, class_id: int, seg: ImportedSegment, now: datetime) -> None:
         start, end, source = seg.start_frame, seg.end_frame, seg.source
@@ -310,6 +314,7 @@ class _Painter:
                 "updated_at": s.updated_at,
                 "modifiers": list(s.modifiers),
                 "comment": s.comment,
+                "version": self.versions[s.id],
             }
             for s in self.spans
             if s.id is not None and self.original[s.id] != s

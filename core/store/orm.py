@@ -125,6 +125,10 @@ class VideoRow(Base):
     frame_count: Mapped[int | None] = mapped_column(Integer)
     timestamps: Mapped[bytes | None] = mapped_column(LargeBinary)  # float64 seconds per frame
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Team mode's work queue: on the video row itself, so a claim's row lock covers its test.
+    work_state: Mapped[str] = mapped_column(String(16), default="to_label", server_default="to_label")
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SegmentRow(Base):
@@ -141,6 +145,10 @@ class SegmentRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Optimistic locking: every UPDATE/DELETE names the version it read and bumps it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it once)
 
 
 class ModelVersionRow(Base):
@@ -227,3 +235,44 @@ class FeatureCacheRow(Base):
     path: Mapped[str] = mapped_column(String(4096))
     windows: Mapped[int] = mapped_column(Integer)
     complete: Mapped[bool] = mapped_column(default=False)
+
+
+class EditLogRow(Base):
+    """Append-only: who changed which frames of a video, when, and what they held before and after."""
+
+    __tablename__ = "edit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    annotator: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    action: Mapped[str] = mapped_column(String(100))
+    start_frame: Mapped[int] = mapped_column(Integer)
+    end_frame: Mapped[int] = mapped_column(Integer)
+    before: Mapped[list[Any]] = mapped_column(JSON)  # [[class name, start, end, source], ...]
+    after: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class ChangeFeedRow(Base):
+    """What each committed unit of work changed, for the other apps open on the same store."""
+
+    __tablename__ = "change_feed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
+    changes: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class CodingRow(Base):
+    """One annotator's independent coding of a video, kept apart from the project's labels
+    (which one of them becomes, when chosen as the reference)."""
+
+    __tablename__ = "codings"
+    __table_args__ = (UniqueConstraint("video_id", "coder"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    coder: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    segments: Mapped[list[Any]] = mapped_column(JSON)  # [[class name, start, end], ...]

@@ -117,6 +117,7 @@ class Segment:
     track_id: int
     modifiers: tuple[str, ...] = ()
     comment: str | None = None
+    version: int = 1  # bumped by every change of the row: what an edit names as "what I read"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import builtins
 import logging
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
@@ -27,6 +27,9 @@ from core.store.tracks import row as track_row
 from core.store.unit import KEEP, Keep, Repository
 
 log = logging.getLogger(__name__)
+
+LOCK_BUCKET_FRAMES = 256
+"""Granularity of the edit locks on PostgreSQL: edits this far apart never wait for each other."""
 
 
 class SegmentRepository(Repository):
@@ -157,6 +160,27 @@ class SegmentRepository(Repository):
             self._changed(SegmentsChanged(video_id, start, end))
             return _records(session, painting.overlapping(session, video_id, start, end, track.id))
 
+    def lock_range(self, video_id: int, start: int, end: int) -> None:
+        """Serialise edits of the frames ``[start, end)`` (and the neighbours they may join)
+        until this unit ends, so checking what is there and writing it are one step.
+
+        PostgreSQL: transaction-scoped advisory locks on the range's buckets of
+        ``LOCK_BUCKET_FRAMES``, taken in order (no deadlock between two ranges), so edits of
+        other ranges run in parallel; a row two such edits both change (a long segment) is
+        still guarded by its version. SQLite's writers are serialised already.
+        """
+        with self._write("lock the frames for editing") as session:
+            if session.get_bind().dialect.name != "postgresql":
+                return
+            lo, hi = max(0, start - 1) // LOCK_BUCKET_FRAMES, max(start, end) // LOCK_BUCKET_FRAMES
+            session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(CAST(:video AS int), b) "
+                    "FROM generate_series(CAST(:lo AS int), CAST(:hi AS int)) AS b ORDER BY b"
+                ),
+                {"video": video_id, "lo": lo, "hi": hi},
+            )
+
     def labelled_frames(self, video_id: int, track_id: int | None = None) -> int:
         with self._read("count the labelled frames") as session:
             total = session.scalar(
@@ -192,6 +216,7 @@ def _records(session: Session, rows: Iterable[SegmentRow]) -> list[Segment]:
             track_id=classes[r.class_id][1],
             modifiers=tuple(r.modifiers or ()),
             comment=r.comment,
+            version=r.version,
         )
         for r in rows
     ]
@@ -199,10 +224,11 @@ def _records(session: Session, rows: Iterable[SegmentRow]) -> list[Segment]:
 
 def _video_limit(session: Session, video_id: int) -> int | None:
     """The true frame count when the video is indexed; None when not yet known."""
-    row = session.get(VideoRow, video_id)
-    if row is None:
+    # Only the count: loading the row would read its per-frame time stamps (MBs) on every edit.
+    found = session.execute(select(VideoRow.frame_count).where(VideoRow.id == video_id)).first()
+    if found is None:
         raise StoreError(f"There is no video with id {video_id}; it may have been removed from the project.")
-    return row.frame_count
+    return found[0]
 
 
 def _validate_range(start: int, end: int, limit: int | None) -> None:

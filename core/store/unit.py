@@ -14,16 +14,20 @@ import enum
 import logging
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-from core.errors import StoreError
-from core.store.changes import Change, coalesce
+from core.errors import ConflictError, StoreError
+from core.store.changes import Change, coalesce, to_json
+from core.store.orm import ChangeFeedRow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,9 @@ READ_ONLY_OPTION = "c3d_read_only"
 """Execution option read by the SQLite ``begin`` hook: readers need no write lock."""
 
 Listener = Callable[[Sequence[Change]], None]
+
+NOTIFY_CHANNEL = "c3d_changes"
+"""PostgreSQL channel that wakes other apps after a commit; the payload is the origin."""
 
 BUSY_WAIT_S = 60.0
 """How long a write waits for another program's write to finish before giving up."""
@@ -104,6 +111,12 @@ KEEP: Final = Keep.KEEP
 
 def explain(exc: SQLAlchemyError, action: str) -> StoreError:
     """A sentence for the user; the original exception stays chained for the log."""
+    if isinstance(exc, StaleDataError) or "deadlock detected" in str(getattr(exc, "orig", "")):
+        return ConflictError(
+            f"Could not {action}: someone else changed these labels at the same moment. "
+            "The view now shows their edit; make yours again if it is still needed.",
+            retryable=True,
+        )
     detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
     lowered = detail.lower()
     if isinstance(exc, OperationalError) and "locked" in lowered:
@@ -117,6 +130,14 @@ def explain(exc: SQLAlchemyError, action: str) -> StoreError:
     else:
         hint = f"the database reported: {detail}."
     return StoreError(f"Could not {action}: {hint}")
+
+
+def _log_failure(exc: SQLAlchemyError, action: str) -> None:
+    """A race two edits lost to each other is expected in team mode: no traceback for that."""
+    if isinstance(exc, StaleDataError):
+        log.info("Store write met a concurrent change while trying to %s", action)
+    else:
+        log.warning("Store write failed while trying to %s", action, exc_info=True)
 
 
 class UnitOfWork:
@@ -137,6 +158,8 @@ class Units:
         self._factory = factory
         self._local = threading.local()
         self._listeners: list[Listener] = []
+        self.origin = uuid.uuid4().hex
+        """Names this process's store in the change feed, so it can skip its own commits."""
 
     def current(self) -> UnitOfWork | None:
         unit: UnitOfWork | None = getattr(self._local, "unit", None)
@@ -165,6 +188,8 @@ class Units:
                     self._local.unit = unit
                     try:
                         yield unit
+                        if unit.changes:
+                            self._publish(session, unit.changes)
                     finally:
                         self._local.unit = None
                     session.commit()
@@ -172,10 +197,20 @@ class Units:
                     session.rollback()
                     raise
         except SQLAlchemyError as exc:
-            log.warning("Store write failed while trying to %s", action, exc_info=True)
+            _log_failure(exc, action)
             raise explain(exc, action) from exc
         if unit.changes:
             self._notify(coalesce(unit.changes))
+
+    def _publish(self, session: Session, changes: Sequence[Change]) -> None:
+        """Tell other processes, in the same transaction: a feed row, and on PostgreSQL a NOTIFY
+        (delivered only if, and when, this commits)."""
+        session.add(ChangeFeedRow(origin=self.origin, changes=[to_json(c) for c in coalesce(changes)]))
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_notify(:channel, :origin)"),
+                {"channel": NOTIFY_CHANNEL, "origin": self.origin},
+            )
 
     def _notify(self, changes: Sequence[Change]) -> None:
         for listener in list(self._listeners):
@@ -217,7 +252,7 @@ class Repository:
             yield outer.session
             outer.session.flush()
         except SQLAlchemyError as exc:  # the caller's unit rolls back when this reaches it
-            log.warning("Store write failed while trying to %s", action, exc_info=True)
+            _log_failure(exc, action)
             raise explain(exc, action) from exc
 
     def _changed(self, change: Change) -> None:

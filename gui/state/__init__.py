@@ -55,7 +55,8 @@ class AppModels:
         self.current.open_first()
 
     def shutdown(self) -> list[str]:
-        """Stop every job; the names of those whose thread would not stop."""
+        """Stop every job and stop hearing other apps; the names of jobs whose thread would not stop."""
+        self.project.stop_listening()
         return self.runner.shutdown()
 
     def close(self) -> None:

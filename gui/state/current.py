@@ -324,18 +324,22 @@ class CurrentVideo(QObject):
             end = min(start + 1, self.frame_count)
         if video is None or chosen is None or end <= start:
             return
-        project = self.project.project
+        project, seen = self.project.project, list(self.segments)  # what the user saw: a stale view conflicts
         # A freshly drawn segment is shown selected, but choosing the next class must not relabel it.
         self._edit(
-            lambda: actions.label_range(project, video.id, start, end, chosen), (start, end), by_user=False
+            lambda: actions.label_range(project, video.id, start, end, chosen, seen=seen),
+            (start, end),
+            by_user=False,
         )
 
     def change_segment(self, segment: Segment, new_start: int, new_end: int) -> None:
         new_start, new_end = max(0, new_start), min(new_end, self.frame_count)
         if new_end <= new_start or (new_start, new_end) == (segment.start_frame, segment.end_frame):
             return
-        project = self.project.project
-        self._edit(lambda: actions.change_segment(project, segment, new_start, new_end), (new_start, new_end))
+        project, seen = self.project.project, list(self.segments)
+        self._edit(
+            lambda: actions.change_segment(project, segment, new_start, new_end, seen), (new_start, new_end)
+        )
 
     def relabel_selection(self, class_id: int) -> None:
         self.project.set_current_class(class_id)
@@ -349,9 +353,9 @@ class CurrentVideo(QObject):
         if self.selection is None or self.video is None:
             return
         video, (start, end) = self.video, self.selection
-        project = self.project.project
+        project, seen = self.project.project, list(self.segments)
         track_id = self._track_id
-        self._edit(lambda: actions.clear_range(project, video.id, start, end, track_id))
+        self._edit(lambda: actions.clear_range(project, video.id, start, end, track_id, seen))
         self.clear_selection()
 
     def split_at_playhead(self) -> None:
@@ -369,15 +373,15 @@ class CurrentVideo(QObject):
             self.message.emit("Select a segment to merge with the next one.")
             return
         video, segments, project = self.video, list(self.segments), self.project.project
-        self._edit(lambda: actions.merge_with_next(project, video.id, segments, seg))
+        self._edit(lambda: actions.merge_with_next(project, video.id, segments, seg, segments))
 
     def mark_reviewed(self, start: int, end: int) -> None:
         video = self.video
         start, end = max(0, start), min(end, self.frame_count)
         if video is not None and end > start:
-            project = self.project.project
+            project, seen = self.project.project, list(self.segments)
             track_id = self._track_id
-            self._edit(lambda: actions.mark_reviewed(project, video.id, start, end, track_id))
+            self._edit(lambda: actions.mark_reviewed(project, video.id, start, end, track_id, seen))
 
     def set_in_point(self) -> None:
         self.in_point = self.frame
@@ -401,10 +405,10 @@ class CurrentVideo(QObject):
         if video is None or preds is None or not events:
             self.message.emit("No predicted events to accept there.")
             return
-        project = self.project.project
+        project, seen = self.project.project, list(self.segments)
         self._edit(
             lambda: actions.accept(
-                project, video.id, events, preds.class_names, start, end, fill_unlabelled_only
+                project, video.id, events, preds.class_names, start, end, fill_unlabelled_only, seen
             )
         )
 

@@ -18,6 +18,7 @@ from gui.workers import JobContext, Jobs, Worker
 log = logging.getLogger(__name__)
 
 ANALYSE_JOB = "analysis"
+INT8_JOB = "preparing int8"
 
 
 class JobRunner(QObject):
@@ -33,6 +34,8 @@ class JobRunner(QObject):
         self.jobs = Jobs(self)
         self.analysing: dict[int, float] = {}
         self.device_label = "device: chosen when analysis starts"
+        self.precision = "auto"  # auto | fp32 | int8, the Analyse › Precision menu
+        self._int8_for: tuple[Store, int] | None = None  # model to quantize once its analysis ends
 
     def is_running(self, name: str) -> bool:
         return self.jobs.is_running(name)
@@ -87,13 +90,31 @@ class JobRunner(QObject):
             self.message.emit("Analysis is already running.")
             return None
         self.analysing = dict.fromkeys(video_ids, 0.0)
+        self._store = store
         self.analysing_changed.emit()
         return self.start_job(
             ANALYSE_JOB,
-            lambda ctx: jobs.analyse(store, video_ids, ctx, stride, batch_size),
-            lambda _r: self.message.emit("Analysis finished."),
+            lambda ctx: jobs.analyse(store, video_ids, ctx, stride, batch_size, self.precision),
+            self._analysis_done,
             connect,
         )
+
+    def _analysis_done(self, _results: object) -> None:
+        self.message.emit("Analysis finished.")
+        wanted, self._int8_for = self._int8_for, None
+        if wanted is None:
+            return
+        store, version_id = wanted
+        self.start_job(
+            INT8_JOB,
+            lambda ctx: jobs.prepare_int8(store, ctx, version_id),
+            lambda verdict: self.message.emit(str(verdict)),
+            lambda worker: worker.progress.connect(self._on_engine_note),  # a bound slot: GUI thread
+        )
+
+    def _on_engine_note(self, note: object) -> None:
+        if isinstance(note, jobs.EngineNote):
+            self.message.emit(note.text)
 
     def cancel_analysis(self) -> None:
         self.jobs.cancel(ANALYSE_JOB)
@@ -105,8 +126,11 @@ class JobRunner(QObject):
             self.analysing_changed.emit()
 
     def _on_batch(self, item: object) -> None:
-        if isinstance(item, jobs.AnalysisStarted):
+        if isinstance(item, jobs.EngineNote):
+            self.message.emit(item.text)
+        elif isinstance(item, jobs.AnalysisStarted):
             self.device_label = item.device_label
+            self._int8_for = (self._store, item.model_id) if item.int8_wanted else None
             self.device_changed.emit()
 
     def _on_finished(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from core.store import Store
 from core.store.records import RunStatus
-from gui.state.runner import ANALYSE_JOB
+from gui.state.runner import ANALYSE_JOB, INT8_JOB
 from tests.gui.conftest import open_video
 
 
@@ -50,3 +50,33 @@ def test_cancel_midway_then_analyse_to_completion(
     assert "analysed with" in window.videos.item(0).text()
     assert "UNTRAINED" in window.timeline.probs.titleLabel.text
     assert warnings_shown == []
+
+
+@pytest.mark.slow
+def test_precision_menu_choice_runs_and_shows_that_engine(
+    qtbot: Any,
+    window: Any,
+    store: Store,
+    tiny_video: Path,
+    warnings_shown: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("C3D_LABELLER_BACKEND", raising=False)
+    open_video(qtbot, window, tiny_video)
+    assert window.precision_actions["auto"].isChecked()
+
+    window.precision_actions["fp32"].trigger()
+    assert window.runner.precision == "fp32" and window.settings.value("analysis/precision") == "fp32"
+    window.current.analyse([window.current.video.id])
+    qtbot.waitUntil(lambda: not window.runner.jobs.is_running(ANALYSE_JOB), timeout=180000)
+    assert window.device_label.text() == "CPU · OpenVINO fp32"
+    assert not window.runner.jobs.is_running(INT8_JOB)  # fp32 asked for: nothing to prepare
+    assert warnings_shown == []
+
+    # auto with no int8 tried yet: fp32 now, and int8 is prepared in the background afterwards.
+    window.precision_actions["auto"].trigger()
+    window.current.analyse([window.current.video.id])
+    qtbot.waitUntil(lambda: window.runner.jobs.is_running(INT8_JOB), timeout=180000)
+    assert "int8 not prepared" in window.device_label.text()
+    window.runner.jobs.cancel(INT8_JOB)
+    qtbot.waitUntil(lambda: not window.runner.jobs.is_running(INT8_JOB), timeout=180000)

@@ -1,0 +1,1 @@
+"""Engines that run the network on batches of clips: PyTorch (GPU, fallback) and OpenVINO (CPU)."""

@@ -1,0 +1,166 @@
+"""The OpenVINO engine: the same network, several times faster on an ordinary CPU.
+
+The torch module is converted once per model version into an IR (``fp32.xml``/``.bin``) in
+the project's files folder, preprocessing included so the engine takes the uint8 clips the
+decoder produces, and compiled with OpenVINO's ``CACHE_DIR`` beside it: a second analysis
+reads both from disk instead of converting (~10 s) and compiling again. One pass returns the
+softmax, pool5 and fc7, so the feature cache and fine-tuning see the same three outputs as
+with PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.analysis.backends.base import EngineOutput
+from core.model.network import C3D_BN
+from core.model.spec import InputSpec
+from core.store.records import ModelVersion
+
+log = logging.getLogger(__name__)
+
+FP32_XML = "fp32.xml"
+KEEP_VERSIONS = 3
+INT8_XML = "int8.xml"
+_PRECISION_HINT = {"fp32": "f32", "int8": "f32"}
+"""fp32 must not silently become bf16 on CPUs that have it (OpenVINO's default there);
+the int8 model's few unquantized layers stay fp32 for the same reason."""
+
+
+def openvino_root(files_dir: str | Path) -> Path:
+    return Path(files_dir) / "openvino"
+
+
+def cache_dir(files_dir: str | Path) -> Path:
+    """OpenVINO's compiled-blob cache, shared by every variant of the project."""
+    return openvino_root(files_dir) / "cache"
+
+
+def variant_dir(files_dir: str | Path, version: ModelVersion) -> Path:
+    """One folder per model version; the checkpoint's name guards against a reused id."""
+    tag = hashlib.sha256(Path(version.checkpoint_path).name.encode()).hexdigest()[:8]
+    return openvino_root(files_dir) / f"v{version.id}-{tag}"
+
+
+class _ClipsToOutputs(nn.Module):
+    """uint8 (B, T, H, W, 3) clips → (softmax, pool5, fc7), normalisation inside the graph."""
+
+    def __init__(self, model: C3D_BN, spec: InputSpec) -> None:
+        super().__init__()
+        self.model = model
+        self.scale = float(spec.scale)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
+        self.register_buffer("mean", torch.tensor(spec.mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(spec.std, dtype=torch.float32))
+
+    def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = (clips.float() * self.scale - self.mean) / self.std
+        out = self.model.forward_features(x.permute(0, 4, 1, 2, 3))
+        return torch.softmax(out.logits, dim=1), out.pool5, out.fc7
+
+
+def ensure_fp32_ir(folder: Path, model: C3D_BN, spec: InputSpec) -> Path:
+    """The version's fp32 IR, converted only if it is not on disk yet; returns the .xml path.
+
+    Written into a temporary folder and moved into place .bin first, .xml last, so an
+    interrupted conversion never leaves an .xml that points at a half-written .bin.
+    """
+    xml = folder / FP32_XML
+    if xml.is_file() and xml.with_suffix(".bin").is_file():
+        return xml
+    import openvino as ov
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper = _ClipsToOutputs(model, spec).to("cpu").eval()
+    height, width = spec.output_size
+    example = torch.zeros((1, spec.window, height, width, 3), dtype=torch.uint8)
+    log.info("Converting the model for OpenVINO into %s", folder)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about the shape checks
+        converted = ov.convert_model(
+            wrapper, example_input=example, input=[(-1, spec.window, height, width, 3)]
+        )
+    save_ir(converted, xml)
+    return xml
+
+
+def save_ir(ov_model: Any, xml: Path) -> None:
+    """Save an OpenVINO model as ``xml`` (+ .bin) without ever exposing a partial pair."""
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory(prefix=".ir-", dir=xml.parent) as tmp:
+        staged = Path(tmp) / xml.name
+        ov.save_model(ov_model, str(staged), compress_to_fp16=False)
+        os.replace(staged.with_suffix(".bin"), xml.with_suffix(".bin"))
+        os.replace(staged, xml)
+
+
+def prune_variants(files_dir: str | Path, current: Path, keep: int = KEEP_VERSIONS) -> list[Path]:
+    """Drop the converted models of all but the ``keep`` most recently used versions.
+
+    Each version costs ~400 MB (fp32 + int8) plus as much again in compiled blobs, and every
+    fine-tuning run makes a new version; an older one that is used again is simply converted
+    again. Returns the folders removed.
+    """
+    os.utime(current)  # "recently used" is the folder's mtime
+    root = openvino_root(files_dir)
+    folders = sorted(
+        (p for p in root.glob("v*") if p.is_dir()), key=lambda p: p.stat().st_mtime_ns, reverse=True
+    )
+    removed = [p for p in folders[keep:] if p != current]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    blobs = sorted(cache_dir(files_dir).glob("*.blob"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for blob in blobs[2 * keep :]:
+        blob.unlink(missing_ok=True)
+    if removed:
+        log.info("Removed the OpenVINO models of %d older versions", len(removed))
+    return removed
+
+
+class OpenVinoEngine:
+    """A compiled IR on the CPU, with one reused infer request (one analysis thread uses it)."""
+
+    backend = "openvino"
+    pads_batches = False
+
+    def __init__(self, xml: Path, precision: str, files_dir: str | Path, note: str = "") -> None:
+        import openvino as ov
+
+        self.xml = xml
+        self.precision = precision
+        self.note = note
+        cache = cache_dir(files_dir)
+        cache.mkdir(parents=True, exist_ok=True)
+        config = {"CACHE_DIR": str(cache), "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision]}
+        self._compiled = ov.Core().compile_model(str(xml), "CPU", config)
+        self._request = self._compiled.create_infer_request()
+
+    @property
+    def label(self) -> str:
+        suffix = f" ({self.note})" if self.note else ""
+        return f"CPU · OpenVINO {self.precision}{suffix}"
+
+    def run(self, clips: np.ndarray, want_features: bool) -> EngineOutput:
+        results = self._request.infer({0: np.ascontiguousarray(clips)})
+        # The request reuses its output memory on the next call: copy out what is kept.
+        probs = np.array(results[0], dtype=np.float32)
+        if not want_features:
+            return EngineOutput(probs=probs, pool5=None, fc7=None)
+        return EngineOutput(
+            probs=probs,
+            pool5=np.asarray(results[1]).astype(np.float16),
+            fc7=np.asarray(results[2]).astype(np.float16),
+        )

@@ -1,0 +1,53 @@
+"""The PyTorch engine: the GPU path, and the CPU fallback where OpenVINO cannot load."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from core.analysis.backends.base import EngineOutput
+from core.model.device import DeviceChoice
+from core.model.network import C3D_BN
+from core.model.preprocess import clips_to_tensor
+from core.model.spec import InputSpec
+
+
+class TorchEngine:
+    backend = "torch"
+
+    def __init__(self, model: C3D_BN, spec: InputSpec, device: DeviceChoice, note: str = "") -> None:
+        """``model`` must already be prepared for ``device`` (eval mode, memory format);
+        ``note`` says why this engine runs when another was wanted."""
+        self.model = model
+        self.note = note
+        self.spec = spec
+        self.device = device
+        self.precision = device.precision
+        # On CUDA the short last batch keeps its full (stale-padded) size so cudnn.benchmark
+        # never re-tunes for a new shape; elsewhere padding would only waste work.
+        self.pads_batches = device.device.type == "cuda"
+
+    @property
+    def label(self) -> str:
+        suffix = f" ({self.note})" if self.note else ""
+        return f"{self.device.label} · PyTorch{suffix}"
+
+    def run(self, clips: np.ndarray, want_features: bool) -> EngineOutput:
+        x = clips_to_tensor(clips, self.spec, self.device.device, self.device.channels_last)
+        with torch.inference_mode(), _autocast(self.device):
+            if want_features:
+                out = self.model.forward_features(x)
+                logits, pool5, fc7 = out.logits, out.pool5, out.fc7
+            else:
+                logits, pool5, fc7 = self.model(x), None, None
+        probs = torch.softmax(logits.float(), dim=1).cpu().numpy().astype(np.float32)
+        return EngineOutput(
+            probs=probs,
+            pool5=None if pool5 is None else pool5.to(torch.float16).cpu().numpy(),
+            fc7=None if fc7 is None else fc7.to(torch.float16).cpu().numpy(),
+        )
+
+
+def _autocast(device: DeviceChoice) -> torch.autocast:
+    dtype = device.autocast_dtype
+    return torch.autocast(device.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)

@@ -1,0 +1,53 @@
+"""Independent codings: each annotator's labels of a video, kept apart for agreement.
+
+A coding is saved from the video's labels as they stand (``save``), optionally clearing them
+so the next coder starts blank; ``list`` feeds the agreement report. Choosing one as the
+reference is an ordinary label edit (see ``core.project.actions.use_coding``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from core.errors import StoreError
+from core.store.changes import VideosChanged
+from core.store.orm import CodingRow, utc_now
+from core.store.unit import Repository
+
+log = logging.getLogger(__name__)
+
+Coded = tuple[str, int, int]
+"""(class name, start frame, end frame): names, since a coding may outlive a class's id."""
+
+
+class CodingRepository(Repository):
+    def save(self, video_id: int, coder: str, segments: Sequence[Coded]) -> None:
+        """Keep ``coder``'s coding of a video (replacing an earlier one of theirs)."""
+        with self._write("save the coding") as session:
+            row = session.scalars(
+                select(CodingRow).where(CodingRow.video_id == video_id, CodingRow.coder == coder)
+            ).first()
+            data = [[name, int(start), int(end)] for name, start, end in segments]
+            if row is None:
+                session.add(CodingRow(video_id=video_id, coder=coder[:100], segments=data))
+            else:
+                row.segments, row.at = data, utc_now()
+            self._changed(VideosChanged(video_id))
+
+    def list(self, video_id: int) -> dict[str, builtins.list[Coded]]:
+        """Every coder's coding of a video, by coder."""
+        with self._read("read the codings") as session:
+            rows = session.scalars(select(CodingRow).where(CodingRow.video_id == video_id))
+            return {r.coder: [(str(n), int(a), int(b)) for n, a, b in r.segments] for r in rows}
+
+    def get(self, video_id: int, coder: str) -> builtins.list[Coded]:
+        coding = self.list(video_id).get(coder)
+        if coding is None:
+            raise StoreError(
+                f"{coder!r} has not saved a coding of video {video_id}; `coding list` shows who has."
+            )
+        return coding
