@@ -13,6 +13,7 @@ from core.errors import ConflictError
 from core.project import Project, actions, open_project
 from core.project.remote import listening
 from core.store.changes import SegmentsChanged
+from core.store.imports import ImportedSegment
 from core.store.work import WorkState
 
 Labels = list[tuple[str, int, int]]
@@ -209,3 +210,46 @@ def test_concurrent_edits_of_different_frames_of_one_segment_both_land(
         t.join(30)
     assert errors == []
     assert _labels(ann, video) == [("walk", 0, 20), ("walk", 30, 150), ("walk", 160, 200)]
+
+
+def _track_labels(project: Project, video_id: int, track_id: int) -> Labels:
+    return [
+        (s.class_name, s.start_frame, s.end_frame)
+        for s in project.store.segments.list(video_id, track_id=track_id)
+    ]
+
+
+def test_edits_in_other_tracks_never_conflict(team: tuple[Project, Project, int, int]) -> None:
+    """Tracks overlap in time: what someone did in another track is no conflict, and an edit
+    is checked, undone and restored against its own track only."""
+    ann, bob, video, walk = team
+    head = ann.store.tracks.add("head")
+    nod = ann.store.classes.add("nod", track_id=head.id)
+    ann_saw_head = ann.store.segments.list(video, track_id=head.id)
+    actions.label_range(bob, video, 10, 50, walk, seen=bob.store.segments.list(video))
+    change = actions.label_range(ann, video, 20, 40, nod.id, seen=ann_saw_head)  # same frames, other track
+    assert change is not None
+    with pytest.raises(ConflictError, match="Someone else changed frames 30–35"):
+        actions.label_range(bob, video, 30, 35, nod.id, seen=ann_saw_head)  # a stale view of that track
+    ann.undo(change)  # Bob's default-track labels on these frames do not block it
+    assert _track_labels(ann, video, head.id) == []
+    ann.redo(change)
+    assert _track_labels(bob, video, head.id) == [("nod", 20, 40)]
+    assert _labels(bob, video) == [("walk", 10, 50)]
+    cleared = actions.clear_range(ann, video, 0, 100, head.id)
+    assert cleared is not None
+    actions.restore_logged(bob, ann.store.edit_log.list(video)[-1].id)
+    assert _track_labels(ann, video, head.id) == [("nod", 20, 40)]
+    assert _labels(ann, video) == [("walk", 10, 50)]
+
+
+def test_imports_into_a_track_move_the_versions(team: tuple[Project, Project, int, int]) -> None:
+    ann, _bob, video, _walk = team
+    head = ann.store.tracks.add("head")
+    nod = ann.store.classes.add("nod", track_id=head.id)
+    actions.label_range(ann, video, 10, 50, nod.id)
+    (first,) = ann.store.segments.list(video, track_id=head.id)
+    ann.store.imports.apply([], {video: [ImportedSegment("nod", 40, 60, track="head")]})
+    (joined,) = ann.store.segments.list(video, track_id=head.id)
+    assert (joined.id, joined.start_frame, joined.end_frame) == (first.id, 10, 60)
+    assert joined.version == first.version + 1  # the row changed: a view from before it names the old one
