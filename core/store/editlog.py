@@ -37,11 +37,25 @@ class LogEntry:
 
 
 def _encode(segments: Sequence[NewSegment]) -> list[Any]:
-    return [[s.class_id, s.start_frame, s.end_frame, s.source.value] for s in segments]
+    return [
+        [s.class_id, s.start_frame, s.end_frame, s.source.value, list(s.modifiers), s.comment]
+        for s in segments
+    ]
 
 
 def _decode(data: Sequence[Any]) -> tuple[NewSegment, ...]:
-    return tuple(NewSegment(int(c), int(a), int(b), SegmentSource(src)) for c, a, b, src in data)
+    """Entries logged before tracks hold four fields: no modifiers, no comment."""
+    return tuple(
+        NewSegment(
+            int(item[0]),
+            int(item[1]),
+            int(item[2]),
+            SegmentSource(item[3]),
+            tuple(item[4]) if len(item) > 4 else (),
+            item[5] if len(item) > 5 else None,
+        )
+        for item in data
+    )
 
 
 def _entry(row: EditLogRow) -> LogEntry:

@@ -224,10 +224,12 @@ def test_edits_in_other_tracks_never_conflict(team: tuple[Project, Project, int,
     is checked, undone and restored against its own track only."""
     ann, bob, video, walk = team
     head = ann.store.tracks.add("head")
-    nod = ann.store.classes.add("nod", track_id=head.id)
+    nod = ann.store.classes.add("nod", track_id=head.id, modifiers=["left"])
     ann_saw_head = ann.store.segments.list(video, track_id=head.id)
     actions.label_range(bob, video, 10, 50, walk, seen=bob.store.segments.list(video))
-    change = actions.label_range(ann, video, 20, 40, nod.id, seen=ann_saw_head)  # same frames, other track
+    change = actions.label_range(  # the same frames, in another track
+        ann, video, 20, 40, nod.id, modifiers=["left"], comment="slow", seen=ann_saw_head
+    )
     assert change is not None
     with pytest.raises(ConflictError, match="Someone else changed frames 30–35"):
         actions.label_range(bob, video, 30, 35, nod.id, seen=ann_saw_head)  # a stale view of that track
@@ -240,6 +242,8 @@ def test_edits_in_other_tracks_never_conflict(team: tuple[Project, Project, int,
     assert cleared is not None
     actions.restore_logged(bob, ann.store.edit_log.list(video)[-1].id)
     assert _track_labels(ann, video, head.id) == [("nod", 20, 40)]
+    (restored,) = ann.store.segments.list(video, track_id=head.id)
+    assert (restored.modifiers, restored.comment) == (("left",), "slow")  # the log keeps them too
     assert _labels(ann, video) == [("walk", 10, 50)]
 
 
