@@ -15,8 +15,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+from torch import nn
 
 from core.analysis.backends.base import Engine
 from core.analysis.backends.torch_backend import TorchEngine
@@ -216,7 +218,8 @@ def infer_windows(
     """
     if stride < 1 or batch_size < 1:
         raise InferenceError("Stride and batch size must both be at least 1.")
-    engine = TorchEngine(model, spec, device) if isinstance(model, C3D_BN) else model
+    # Any torch network (C3D_BN, or a stand-in with its forward_features) runs through PyTorch.
+    engine: Engine = TorchEngine(cast(C3D_BN, model), spec, device) if isinstance(model, nn.Module) else model
     cancel = cancel or threading.Event()
     skip = skip_starts or set()
     total = len(window_starts(max(reader.frame_count, 1), spec.window, stride))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
@@ -20,6 +22,7 @@ from core.store import Store
 from tests.videos import write_mjpeg_avi
 
 TINY_FRAMES = 40
+MOVE_GAP_S = 1.5 / float(pg.getConfigOption("mouseRateLimit"))
 
 
 @pytest.fixture(autouse=True)
@@ -113,14 +116,19 @@ def mouse(
 
 
 def drag(widget: QWidget, start: QPoint, end: QPoint, steps: int = 6) -> None:
+    QApplication.processEvents()  # a user's gestures never start before the last one's redraw
     mouse(widget, "press", start)
     for k in range(1, steps + 1):
         p = start + (end - start) * (k / steps)
+        # pyqtgraph drops mouse moves closer together than 1/mouseRateLimit s; a hand never is
+        # that fast, but a test is, and then a drag turns into a click on a loaded machine.
+        time.sleep(MOVE_GAP_S)
         mouse(widget, "move", QPoint(round(p.x()), round(p.y())))
     mouse(widget, "release", end)
 
 
 def click(widget: QWidget, pos: QPoint) -> None:
+    QApplication.processEvents()
     mouse(widget, "press", pos)
     mouse(widget, "release", pos)
 
