@@ -51,9 +51,14 @@ class Progress:
 
     @property
     def eta_s(self) -> float:
-        if self.clips_per_s <= 0:
-            return float("nan")
-        return max(self.total - self.done, 0) / self.clips_per_s
+        return eta_seconds(self.done, self.total, self.clips_per_s)
+
+
+def eta_seconds(done: int, total: int, per_s: float) -> float:
+    """Time left at the current rate; NaN before there is a rate to go by."""
+    if per_s <= 0:
+        return float("nan")
+    return max(total - done, 0) / per_s
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from core.analysis.inference import eta_seconds
 from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
 from core.cluster.chunks import DEFAULT_CHUNK_WINDOWS, Chunk, plan_video
@@ -66,9 +67,7 @@ class ClusterProgress:
 
     @property
     def eta_s(self) -> float:
-        if self.clips_per_s <= 0:
-            return float("nan")
-        return max(self.total - self.done, 0) / self.clips_per_s
+        return eta_seconds(self.done, self.total, self.clips_per_s)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -304,37 +305,26 @@ class _Painter:
         for chunk in range(0, len(gone), 500):
             session.execute(delete(SegmentRow).where(SegmentRow.id.in_(gone[chunk : chunk + 500])))
         changed = [
-            {
-                "id": s.id,
-                "class_id": s.class_id,
-                "source": s.source,
-                "start_frame": s.start,
-                "end_frame": s.end,
-                "created_at": s.created_at,
-                "updated_at": s.updated_at,
-                "modifiers": list(s.modifiers),
-                "comment": s.comment,
-                "version": self.versions[s.id],
-            }
+            {"id": s.id, "version": self.versions[s.id], **_columns(s)}
             for s in self.spans
             if s.id is not None and self.original[s.id] != s
         ]
         if changed:
             session.execute(update(SegmentRow), changed)
-        new = [
-            {
-                "video_id": video_id,
-                "class_id": s.class_id,
-                "source": s.source,
-                "start_frame": s.start,
-                "end_frame": s.end,
-                "created_at": s.created_at,
-                "updated_at": s.updated_at,
-                "modifiers": list(s.modifiers),
-                "comment": s.comment,
-            }
-            for s in self.spans
-            if s.id is None
-        ]
+        new = [{"video_id": video_id, **_columns(s)} for s in self.spans if s.id is None]
         if new:
             session.execute(insert(SegmentRow), new)
+
+
+def _columns(span: _Span) -> dict[str, Any]:
+    """The segment row's own columns, shared by the bulk update and the bulk insert."""
+    return {
+        "class_id": span.class_id,
+        "source": span.source,
+        "start_frame": span.start,
+        "end_frame": span.end,
+        "created_at": span.created_at,
+        "updated_at": span.updated_at,
+        "modifiers": list(span.modifiers),
+        "comment": span.comment,
+    }

@@ -7,18 +7,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QColorDialog,
     QDialog,
-    QDialogButtonBox,
-    QHBoxLayout,
     QInputDialog,
     QMessageBox,
-    QPushButton,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from core.store.records import BACKGROUND
+from gui.dialogs.list_editor import build_list_editor
 from gui.state import ProjectState
 
 
@@ -27,30 +23,17 @@ class ClassesDialog(QDialog):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("Label classes")
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Class", "Colour", "Key"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        buttons = QHBoxLayout()
-        for text, slot in (
-            ("Add…", self.add),
-            ("Rename…", self.rename),
-            ("Colour…", self.recolour),
-            ("Key…", self.set_key),
-            ("Delete…", self.delete),
-        ):
-            button = QPushButton(text)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table)
-        layout.addLayout(buttons)
-        layout.addWidget(close)
+        self.table = build_list_editor(
+            self,
+            ["Class", "Colour", "Key"],
+            (
+                ("Add…", self.add),
+                ("Rename…", self.rename),
+                ("Colour…", self.recolour),
+                ("Key…", self.set_key),
+                ("Delete…", self.delete),
+            ),
+        )
         state.classes_changed.connect(self.refresh)
         self.refresh()
         self.resize(480, 360)

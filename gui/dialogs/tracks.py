@@ -9,17 +9,14 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
     QInputDialog,
     QLineEdit,
     QMessageBox,
-    QPushButton,
-    QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
+from gui.dialogs.list_editor import build_list_editor
 from gui.state import ProjectState
 
 
@@ -52,29 +49,16 @@ class TracksDialog(QDialog):
         super().__init__(parent)
         self.state = state
         self.setWindowTitle("Tracks")
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Track", "Kind", "Subject", "Classes"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        buttons = QHBoxLayout()
-        for text, slot in (
-            ("Add…", self.add),
-            ("Rename…", self.rename),
-            ("Subject…", self.set_subject),
-            ("Delete", self.delete),
-        ):
-            button = QPushButton(text)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table)
-        layout.addLayout(buttons)
-        layout.addWidget(close)
+        self.table = build_list_editor(
+            self,
+            ["Track", "Kind", "Subject", "Classes"],
+            (
+                ("Add…", self.add),
+                ("Rename…", self.rename),
+                ("Subject…", self.set_subject),
+                ("Delete", self.delete),
+            ),
+        )
         state.classes_changed.connect(self.refresh)
         self.refresh()
 
