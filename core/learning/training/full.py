@@ -116,7 +116,10 @@ class ClipTask:
         self.cpu_threads: int | None = None
         self.reader = ClipReader(spec)
         # fp16 gradients underflow without loss scaling; bf16 (every recent GPU) needs none.
-        self.amp_dtype = device.autocast_dtype if device.autocast_dtype == torch.bfloat16 else None
+        # bf16 training only on CUDA: on the CPU (AVX512-BF16) a full fine-tune of C3D_BN turned
+        # its loss into NaN in 1 run of 3 (oneDNN's bf16 kernels), and 5 of 5 fp32 runs were fine.
+        bf16 = device.autocast_dtype == torch.bfloat16 and device.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if bf16 else None
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self.model.parameters())
