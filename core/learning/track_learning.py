@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from core.errors import TrainingError
-from core.learning.feature_cache import FeatureCache, feature_key
+from core.learning.feature_cache import FeatureCache, FeatureKey, feature_key
 from core.learning.training.dataset import TRUSTED_SOURCES, UNLABELLED
+from core.model.checkpoint import CheckpointMeta
+from core.model.network import C3D_BN
 from core.model.spec import WINDOW_LENGTH, InputSpec
-from core.model.track_heads import TrackHeads, TrackSpec, save_heads
+from core.model.track_heads import TrackHeads, TrackSpec, install_heads
 from core.store import Store
-from core.store.records import ModelVersion, Segment, TrackKind
+from core.store.records import ModelVersion, RunStatus, Segment, TrackKind, Video
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,9 @@ SHARPNESS = 8.0
 
 def project_specs(store: Store) -> list[TrackSpec]:
     """Every track of the project as its head will see it."""
-    return [
-        TrackSpec(t.name, t.kind, tuple(c.name for c in store.classes.list(t.id)))
-        for t in store.tracks.list()
-    ]
+    from core.model.registry import project_specs as specs_of
+
+    return specs_of(store)
 
 
 def track_targets(
@@ -251,27 +252,34 @@ VAL_EVERY = 5
 """Every fifth block of ``VAL_BLOCK`` windows is held out: whole blocks, so neighbouring
 (overlapping) windows never sit on both sides of the split."""
 VAL_BLOCK = 20
+MAX_ROWS = 1500
+"""Windows the heads learn from at most: beyond it every k-th is kept (plus every window near a
+point event, which are few and would otherwise be thinned away). Neighbouring windows overlap
+by half and are near copies, while the fit costs n²·4096 for the shared Gram matrix."""
 
 
 @dataclass(frozen=True)
 class TracksResult:
+    model: C3D_BN
+    """The parent's trunk with the fitted heads (a ``TrackedC3D`` for several tracks)."""
     heads: TrackHeads
     scores: list[TrackScore]
     """Held-out quality per track (heads fitted on the other windows)."""
     windows: int
     seconds: float
-    path: Path | None = None
+    version: ModelVersion | None = None
+    rescored_video_ids: tuple[int, ...] = ()
 
 
-def train_tracks(store: Store, version: ModelVersion, stride: int = 8, save: bool = True) -> TracksResult:
-    """Fit every track's head on the active trunk's cached fc7 features of the analysed videos.
+@dataclass(frozen=True)
+class _Gathered:
+    features: np.ndarray  # float32 (N, 4096)
+    starts: np.ndarray
+    held: np.ndarray  # bool (N,)
+    targets: dict[str, np.ndarray]
 
-    Scores come from heads fitted without the held-out blocks; the heads saved are fitted on
-    every labelled window.
-    """
-    began = time.perf_counter()
-    specs = project_specs(store)
-    input_spec = InputSpec.from_json(version.input_spec_json)
+
+def _gather(store: Store, specs: Sequence[TrackSpec], key_of: Callable[[Video], FeatureKey]) -> _Gathered:
     cache = FeatureCache(store)
     features: list[np.ndarray] = []
     starts_all: list[np.ndarray] = []
@@ -279,11 +287,11 @@ def train_tracks(store: Store, version: ModelVersion, stride: int = 8, save: boo
     held: list[np.ndarray] = []
     tracks = {t.name: t.id for t in store.tracks.list()}
     for video in store.videos.list():
-        cached = cache.load(feature_key(video, version.trunk_hash, input_spec, stride, "fc7"))
-        if cached is None or not cached.complete:
-            continue
         everything = store.segments.list(video.id, all_tracks=True)
         if not everything:
+            continue
+        cached = cache.load(key_of(video))
+        if cached is None or not cached.complete:
             continue
         until = max(s.end_frame for s in everything)
         features.append(np.asarray(cached.features, dtype=np.float32))
@@ -297,20 +305,119 @@ def train_tracks(store: Store, version: ModelVersion, stride: int = 8, save: boo
         raise TrainingError(
             "No labelled video has its features cached for the active model: analyse the videos first."
         )
-    x = np.concatenate(features)
-    starts = np.concatenate(starts_all)
-    val = np.concatenate(held)
-    y = {name: np.concatenate(parts) for name, parts in targets.items()}
-    ready = prepare(x)  # one standardisation and Gram matrix for both fits and every track
-    trial = fit_heads(specs, ready, y, subset=~val)
-    scores = evaluate(specs, predict(trial, x[val]), {n: t[val] for n, t in y.items()}, starts[val])
-    heads = fit_heads(specs, ready, y)
-    path = None
-    if save:
-        folder = store.files_dir / "models"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"tracks-v{version.id}-{int(time.time())}.safetensors"
-        save_heads(path, heads, version.trunk_hash)
+    return _Gathered(
+        np.concatenate(features),
+        np.concatenate(starts_all),
+        np.concatenate(held),
+        {name: np.concatenate(parts) for name, parts in targets.items()},
+    )
+
+
+def _kept_rows(specs: Sequence[TrackSpec], targets: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """Windows labelled in some track, thinned to about ``MAX_ROWS``; point events all kept."""
+    labelled = np.zeros(n, dtype=bool)
+    events = np.zeros(n, dtype=bool)
+    for spec in specs:
+        y = np.asarray(targets[spec.name])
+        if spec.kind is TrackKind.STATE:
+            labelled |= y != UNLABELLED
+        else:
+            labelled |= (y != UNLABELLED).all(1)
+            events |= (y == 1).any(1)
+    rows = np.flatnonzero(labelled)
+    every = max(1, -(-len(rows) // MAX_ROWS))
+    keep = np.zeros(n, dtype=bool)
+    keep[rows[::every]] = True
+    return keep | (events & labelled)
+
+
+def fit_all_tracks(
+    specs: Sequence[TrackSpec],
+    features: np.ndarray,
+    targets: Mapping[str, np.ndarray],
+    starts: np.ndarray,
+    held: np.ndarray,
+) -> tuple[TrackHeads, list[TrackScore]]:
+    """Every head on one shared standardisation and Gram matrix: a trial fit without the held-out
+    blocks (scored on them), then the final fit on every kept window."""
+    keep = _kept_rows(specs, targets, len(features))
+    ready = prepare(features[keep])
+    y = {name: np.asarray(t)[keep] for name, t in targets.items()}
+    trial = fit_heads(specs, ready, y, subset=~held[keep])
+    val = held  # scored on every held-out window, thinned or not
+    scores = evaluate(
+        specs, predict(trial, features[val]), {n: np.asarray(t)[val] for n, t in targets.items()}, starts[val]
+    )
+    return fit_heads(specs, ready, y), scores
+
+
+def train_tracks(
+    store: Store,
+    parent: ModelVersion,
+    stride: int = 8,
+    *,
+    register: bool = True,
+    activate: bool = True,
+) -> TracksResult:
+    """Mode ``features`` for a project with several tracks: every track's head fitted on the
+    parent's cached fc7 features in one run, registered as one new model version (trunk
+    untouched, so the same cache serves it) whose timelines are re-scored at once."""
+    from core.model.registry import load_version, project_specs, register_model
+
+    began = time.perf_counter()
+    specs = project_specs(store)
+    input_spec = InputSpec.from_json(parent.input_spec_json)
+    data = _gather(store, specs, lambda v: feature_key(v, parent.trunk_hash, input_spec, stride, "fc7"))
+    heads, scores = fit_all_tracks(specs, data.features, data.targets, data.starts, data.held)
+    trunk, _ = load_version(store, parent)
+    model = install_heads(trunk, heads)
     seconds = time.perf_counter() - began
-    log.info("Trained %d track heads on %d windows in %.2f s", len(specs), len(x), seconds)
-    return TracksResult(heads, scores, len(x), seconds, path)
+    log.info("Trained %d track heads on %d windows in %.2f s", len(specs), len(data.features), seconds)
+    if not register:
+        return TracksResult(model, heads, scores, len(data.features), seconds)
+    metrics: dict[str, Any] = {
+        "validation": "blocks",
+        "tracks": {
+            s.track: {"kind": s.kind.value, "f1": s.f1, "held_out_windows": s.support} for s in scores
+        },
+        "train_windows": len(data.features),
+        "epochs_run": 1,
+    }
+    state = [s for s in scores if s.kind is TrackKind.STATE]
+    if state:
+        metrics["val_macro_f1"] = state[0].f1
+    summary = {"mode": "features", "head": {"kind": "ridge on fc7, per track", "ridge": RIDGE}}
+    meta = CheckpointMeta.create(
+        specs[0].outputs,
+        input_spec,
+        parent=str(parent.id),
+        training=summary,
+        name=f"features {time.strftime('%Y-%m-%d %H:%M')}",
+        tracks=specs if len(specs) > 1 else (),
+    )
+    version = register_model(store, model, meta, mode="features", parent_id=parent.id, metrics=metrics)
+    rescored = rescore_tracks(store, version, model, parent.trunk_hash, stride)
+    if activate:
+        store.models.set_active(version.id)
+    return TracksResult(model, heads, scores, len(data.features), seconds, version, tuple(rescored))
+
+
+def rescore_tracks(
+    store: Store, version: ModelVersion, model: C3D_BN, fc7_hash: str, stride: int
+) -> list[int]:
+    """A complete prediction run of ``version`` per video with cached fc7: the heads alone."""
+    spec = InputSpec.from_json(version.input_spec_json)
+    cache = FeatureCache(store)
+    done = []
+    for video in store.videos.list():
+        cached = cache.load(feature_key(video, fc7_hash, spec, stride, "fc7"))
+        if cached is None or not cached.complete:
+            continue
+        with torch.no_grad():
+            fc7 = torch.as_tensor(np.asarray(cached.features, dtype=np.float32))
+            probs = model.probs_from_fc7(fc7).numpy()
+        run = store.predictions.start_run(video.id, version.id, stride, len(cached.starts))
+        store.predictions.replace_windows(run.id, cached.starts, probs)
+        store.predictions.finish(run.id, RunStatus.COMPLETE, windows_total=len(cached.starts))
+        done.append(video.id)
+    return done
