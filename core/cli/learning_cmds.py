@@ -84,6 +84,18 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         )
         return 130
     m = result.metrics
+    if "tracks" in m:  # several tracks: one head each, scored on held-out blocks
+        for name, score in m["tracks"].items():
+            measure = "event F1" if score["kind"] == "point" else "macro-F1"
+            print(
+                f"{name}\t{score['kind']}\t{measure} {score['f1']:.3f}\t{score['held_out_windows']} held-out windows"
+            )
+        print(
+            f"model #{result.version.id} {result.version.name}: {len(m['tracks'])} track heads, {result.seconds:.1f} s"
+        )
+        if result.rescored_video_ids:
+            print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
+        return 0
     print(
         f"model #{result.version.id} {result.version.name}: validation macro-F1 {m['val_macro_f1']:.3f}, "
         f"accuracy {m['val_accuracy']:.3f}, {m['epochs_run']} epochs"

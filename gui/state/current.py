@@ -146,7 +146,7 @@ class CurrentVideo(QObject):
     def _on_classes(self) -> None:
         if self.video is not None:
             self.reload_labels()  # segments carry their class's name
-        self.recompute_events()
+        self.reload_predictions()  # the active track may have changed: show its head's
 
     # --- labels and predictions ---------------------------------------------------------------------
 
@@ -203,8 +203,10 @@ class CurrentVideo(QObject):
     def reload_predictions(self) -> None:
         video = self.video
         store = self.project.store
-        self.predictions = (
-            None if video is None else self.project.guard(lambda: load_predictions(store, video))
+        track = self.project.active_track
+        name = None if track is None else track.name
+        self.predictions = (  # the active track's head: its lane shows and A accepts them
+            None if video is None else self.project.guard(lambda: load_predictions(store, video, track=name))
         )
         preds = self.predictions
         if preds is not None:  # the project's saved thresholds, by class name
@@ -408,7 +410,15 @@ class CurrentVideo(QObject):
         project, seen = self.project.project, list(self.segments)
         self._edit(
             lambda: actions.accept(
-                project, video.id, events, preds.class_names, start, end, fill_unlabelled_only, seen
+                project,
+                video.id,
+                events,
+                preds.class_names,
+                start,
+                end,
+                fill_unlabelled_only,
+                seen,
+                self._track_id,
             )
         )
 

@@ -23,7 +23,7 @@ from torch import nn
 from core.analysis.run import LoadedModel, analyse_video
 from core.errors import Cancelled, TrainingError
 from core.learning.evaluation import frame_metrics, suggest_thresholds
-from core.learning.feature_cache import FeatureCache, Layer, feature_key
+from core.learning.feature_cache import FeatureCache, FeatureKey, Layer, feature_key
 from core.learning.training.closed_form import fit_features_head, score_linear, val_events_text
 from core.learning.training.config import TrainConfig, TrainingProgress, TrainingResult
 from core.learning.training.dataset import TrainingSet, build_training_set, class_weights, window_labels
@@ -36,7 +36,13 @@ from core.learning.training.split import TRAIN, VAL, Split, make_split
 from core.model.checkpoint import CheckpointMeta
 from core.model.device import DeviceChoice, choose_device
 from core.model.network import C3D_BN, trunk_hash
-from core.model.registry import ensure_active_model, load_version, project_class_names, register_model
+from core.model.registry import (
+    ensure_active_model,
+    load_version,
+    model_tracks,
+    project_class_names,
+    register_model,
+)
 from core.model.spec import InputSpec
 from core.store import Store
 from core.store.records import ModelVersion
@@ -95,6 +101,13 @@ def train_rank(
     cancel = cancel or threading.Event()
     report: Report = on_progress or (lambda _p: None)
     parent = store.models.get(cfg.parent_id) if cfg.parent_id is not None else ensure_active_model(store)
+    if model_tracks(store):
+        if cfg.mode != "features":
+            raise TrainingError(
+                f"This project has several tracks; '{cfg.mode}' trains one head only, so use the "
+                "'features' mode, which fits every track's head on the shared trunk."
+            )
+        return _run_tracks(store, cfg, parent, cancel, report, began)
     model, meta = load_version(store, parent)
     spec = meta.input_spec
     names = project_class_names(store)
@@ -254,6 +267,63 @@ def _run_ridge(
         rescored_video_ids=tuple(rescored),
         seconds=time.perf_counter() - began,
     )
+
+
+def _run_tracks(
+    store: Store,
+    cfg: TrainConfig,
+    parent: ModelVersion,
+    cancel: threading.Event,
+    report: Report,
+    began: float,
+) -> TrainingResult:
+    """Mode ``features`` with several tracks: every head on the parent's cached fc7, one version."""
+    from core.learning.track_learning import train_tracks
+
+    spec = InputSpec.from_json(parent.input_spec_json)
+    cache = FeatureCache(store)
+    chosen = store.videos.list() if cfg.video_ids is None else [store.videos.get(v) for v in cfg.video_ids]
+    missing = [
+        v
+        for v in chosen
+        if store.segments.list(v.id, all_tracks=True)
+        and not _complete(cache, feature_key(v, parent.trunk_hash, spec, cfg.stride, "fc7"))
+    ]
+    if missing:
+        model, _ = load_version(store, parent)
+        loaded = LoadedModel(parent, model, choose_device(cfg.device))
+        for number, video in enumerate(missing, start=1):
+            report(
+                TrainingProgress(
+                    "features", 0, 0, message=f"computing features of video {number}/{len(missing)}"
+                )
+            )
+            analyse_video(store, video, loaded, stride=cfg.stride, cancel=cancel)
+            if cancel.is_set():
+                raise Cancelled("Training cancelled while computing features; the finished part is kept.")
+    report(TrainingProgress("train", 1, 1, 0, 1, message="fitting every track's head"))
+    result = train_tracks(store, parent, cfg.stride, activate=cfg.activate)
+    if result.version is None:  # train_tracks registers unless told not to
+        raise TrainingError("The track heads were fitted but not registered; this is a bug.")
+    report(
+        TrainingProgress(
+            "validate", 1, 1, 1, 1, 0.0, 0.0, float(result.version.metrics.get("val_macro_f1", 0.0))
+        )
+    )
+    return TrainingResult(
+        version=result.version,
+        metrics=result.version.metrics,
+        history=(),
+        stopped_early=False,
+        resumed_from_epoch=0,
+        rescored_video_ids=result.rescored_video_ids,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _complete(cache: FeatureCache, key: FeatureKey) -> bool:
+    entry = cache.entry(key)
+    return entry is not None and entry.complete
 
 
 _CPU_WARNING = (
