@@ -87,12 +87,10 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
     if "tracks" in m:  # several tracks: one head each, scored on held-out blocks
         for name, score in m["tracks"].items():
             measure = "event F1" if score["kind"] == "point" else "macro-F1"
-            print(
-                f"{name}\t{score['kind']}\t{measure} {score['f1']:.3f}\t{score['held_out_windows']} held-out windows"
-            )
-        print(
-            f"model #{result.version.id} {result.version.name}: {len(m['tracks'])} track heads, {result.seconds:.1f} s"
-        )
+            held = score["held_out_windows"]
+            print(f"{name}\t{score['kind']}\t{measure} {score['f1']:.3f}\t{held} held-out windows")
+        heads = len(m["tracks"])
+        print(f"model #{result.version.id} {result.version.name}: {heads} track heads, {result.seconds:.1f} s")
         if result.rescored_video_ids:
             print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
         return 0
