@@ -90,7 +90,7 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
             held = score["held_out_windows"]
             print(f"{name}\t{score['kind']}\t{measure} {score['f1']:.3f}\t{held} held-out windows")
         heads = len(m["tracks"])
-        print(f"model #{result.version.id} {result.version.name}: {heads} track heads, {result.seconds:.1f} s")
+        print(f"model #{result.version.id} {result.version.name}: {heads} track heads, {result.seconds:.1f}s")
         if result.rescored_video_ids:
             print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
         return 0
