@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--agreement", metavar="VIDEO", help="instead: agreement between the coders of VIDEO (see `coding`)"
     )
+    evaluate.add_argument(
+        "--tolerance",
+        type=int,
+        default=4,
+        help="frames a point event may miss by and still count (default 4)",
+    )
     evaluate.set_defaults(handler=evaluate_cmd)
 
     cache = sub.add_parser("cache", help="the feature cache: 'cache list' or 'cache clear'")
@@ -112,10 +118,13 @@ def evaluate_cmd(args: argparse.Namespace, store: Store) -> int:
         from core.cli.team_cmds import agreement_report
 
         return agreement_report(store, args.agreement)
-    from core.learning.assessment import evaluate_model
+    from core.learning.assessment import evaluate_tracks
 
-    for line in evaluate_model(store, args.model).lines():
-        print(line)
+    for number, evaluation in enumerate(evaluate_tracks(store, args.model, args.tolerance)):
+        if number:
+            print()
+        for line in evaluation.lines():
+            print(line)
     return 0
 
 

@@ -114,3 +114,44 @@ def test_accepting_one_tracks_predictions_never_touches_another_track(store: Sto
     ]
     assert got == [("onset", 48, 49), ("onset", 248, 249)]
     assert store.segments.list(video_id, track_id=behaviour.id) == before
+
+
+def test_evaluate_reports_each_track_on_a_hand_worked_case(store: Store) -> None:
+    from core.learning.assessment import ModelEvaluation, PointEvaluation, evaluate_tracks
+
+    video_id, specs = _project(store)
+    _store_run(store, video_id, specs, _probs())
+    cls = {
+        (t, c.name): c.id
+        for t in ("behaviour", "light", "onsets")
+        for c in store.classes.list(store.tracks.resolve(t).id)
+    }
+    store.segments.paint(
+        video_id,
+        [
+            NewSegment(cls["behaviour", "left"], 0, 100),
+            NewSegment(cls["behaviour", "background"], 100, 200),
+            NewSegment(cls["light", "flash"], 170, 230),
+            NewSegment(cls["light", "background"], 240, 300),
+            NewSegment(cls["onsets", "onset"], 50, 51),
+            NewSegment(cls["onsets", "onset"], 200, 201),
+        ],
+    )
+    body, light, onsets = evaluate_tracks(store)
+    assert isinstance(body, ModelEvaluation) and isinstance(light, ModelEvaluation)
+    assert isinstance(onsets, PointEvaluation)
+    # behaviour: windows 0–9 say 'left', so frames 0–79 are 'left'; 80–87 tie (background wins).
+    assert (body.track, body.class_names) == ("behaviour", ("background", "left"))
+    assert body.frames.precision[1] == 1.0 and body.frames.recall[1] == 0.8
+    assert body.frames.precision[0] == 100 / 120 and body.frames.recall[0] == 1.0
+    # Its predicted event [0, 88) against the label [0, 100): tIoU 0.88, found up to tIoU 0.85.
+    assert body.average_map == 0.8
+    # light: frames 168–239 are 'flash'; its event [160, 248) against [170, 230): tIoU 60/88.
+    assert light.frames.f1.tolist() == [1.0, 1.0]
+    assert light.average_map == 0.4 and light.segment_f1 == {0.1: 1.0, 0.25: 1.0, 0.5: 1.0}
+    # onsets: predicted at 48 and 248, labelled at 50 and 200: one match within ±4 frames.
+    assert onsets.per_class == {"onset": (1, 2, 2)} and onsets.f1 == 0.5
+    assert evaluate_tracks(store, tolerance=1)[2].f1 == 0.0
+    assert (
+        "track onsets (point)" in onsets.lines()[0] and "event F1 within ±4 frames 0.500" in onsets.lines()[1]
+    )
