@@ -262,7 +262,11 @@ class LearningState(QObject):
         if video is None or self.current.predictions is None:
             self.review_items = []
         else:
-            self.review_items = self._guard(lambda: review_queue(self.store, video, limit=REVIEW_LIMIT)) or []
+            track = self.project.active_track  # the queue ranks the active track's head
+            name = None if track is None else track.name
+            self.review_items = (
+                self._guard(lambda: review_queue(self.store, video, limit=REVIEW_LIMIT, track=name)) or []
+            )
         self.review_changed.emit()
 
     def next_to_review(self) -> ReviewItem | None:

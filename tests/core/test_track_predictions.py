@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from core.analysis.postprocess import PostprocessParams
 from core.analysis.predictions import events_for, load_predictions
@@ -155,3 +159,67 @@ def test_evaluate_reports_each_track_on_a_hand_worked_case(store: Store) -> None
     assert (
         "track onsets (point)" in onsets.lines()[0] and "event F1 within ±4 frames 0.500" in onsets.lines()[1]
     )
+
+
+def test_the_review_queue_ranks_one_tracks_head_against_that_tracks_labels(store: Store) -> None:
+    from core.learning.review import review_queue
+
+    video_id, specs = _project(store)
+    _store_run(store, video_id, specs, _probs())
+    light = store.classes.list(store.tracks.resolve("light").id)
+    onset = store.classes.by_name("onset", store.tracks.resolve("onsets").id)
+    assert onset is not None
+    store.segments.paint(
+        video_id,
+        [NewSegment(light[0].id, 170, 230), NewSegment(onset.id, 200, 201)],  # the light says "flash" there
+    )
+    video = store.videos.get(video_id)
+    on_light = review_queue(store, video, track="light")
+    assert on_light[0].reason == "disagrees" and 160 <= on_light[0].start_frame < 230
+    # The behaviour head agrees with nobody's behaviour labels there: it has no disagreements.
+    assert all(item.reason == "uncertain" for item in review_queue(store, video))
+    on_onsets = review_queue(store, video, track="onsets")
+    first = on_onsets[0]
+    assert (first.reason, first.start_frame, first.human, first.predicted) == ("disagrees", 192, 1, 0)
+
+
+def test_exported_predictions_name_their_track_and_accept_takes_one(
+    store: Store, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from main import main
+
+    video_id, specs = _project(store)
+    _store_run(store, video_id, specs, _probs())
+    out = tmp_path / "pred.csv"
+    assert main(["--db", db_url, "export", "--format", "csv", "--predictions", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert {(r["track"], r["class"]) for r in rows} == {
+        ("behaviour", "left"),
+        ("light", "flash"),
+        ("onsets", "onset"),
+    }
+    assert sorted(int(r["start_frame"]) for r in rows if r["track"] == "onsets") == [48, 248]
+    only = tmp_path / "light.csv"
+    assert (
+        main(
+            [
+                "--db",
+                db_url,
+                "export",
+                "--format",
+                "csv",
+                "--predictions",
+                "--track",
+                "light",
+                "--out",
+                str(only),
+            ]
+        )
+        == 0
+    )
+    assert {r["class"] for r in csv.DictReader(only.open())} == {"flash"}
+    capsys.readouterr()
+    assert main(["--db", db_url, "accept-predictions", str(video_id), "--track", "onsets"]) == 0
+    assert "accepted 2 predicted events" in capsys.readouterr().out
+    got = [(s.class_name, s.start_frame) for s in store.segments.list(video_id, all_tracks=True)]
+    assert got == [("onset", 48), ("onset", 248)]
