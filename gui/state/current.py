@@ -210,7 +210,8 @@ class CurrentVideo(QObject):
         )
         preds = self.predictions
         if preds is not None:  # the project's saved thresholds, by class name
-            self.params = self.project.guard(lambda: load_params(store, preds.class_names)) or {}
+            track_id = self._track_id
+            self.params = self.project.guard(lambda: load_params(store, preds.class_names, track_id)) or {}
         self.recompute_events()
 
     def schedule_prediction_reload(self) -> None:
@@ -234,7 +235,8 @@ class CurrentVideo(QObject):
         self.params[class_index] = params
         preds, store = self.predictions, self.project.store
         if preds is not None:
-            self.project.guard(lambda: save_params(store, preds.class_names[class_index], params))
+            track_id = self._track_id
+            self.project.guard(lambda: save_params(store, preds.class_names[class_index], params, track_id))
         self.recompute_events()
 
     # --- time -----------------------------------------------------------------------------------
