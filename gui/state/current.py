@@ -58,6 +58,8 @@ class CurrentVideo(QObject):
         self.predictions: VideoPredictions | None = None
         self.params: dict[int, PostprocessParams] = {}
         self.events: list[PredictedEvent] = []
+        self.other_events: dict[int, tuple[tuple[str, ...], list[PredictedEvent]]] = {}
+        """The other tracks' predicted events (track id → the head's classes and its events)."""
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(250)
@@ -113,6 +115,7 @@ class CurrentVideo(QObject):
 
     def close_video(self) -> None:
         self.video, self.segments, self.predictions, self.events = None, [], None, []
+        self.other_events = {}
         self.selection, self.selected_event, self.in_point = None, None, None
         self.params.clear()
         self.frame = 0
@@ -212,6 +215,13 @@ class CurrentVideo(QObject):
         if preds is not None:  # the project's saved thresholds, by class name
             track_id = self._track_id
             self.params = self.project.guard(lambda: load_params(store, preds.class_names, track_id)) or {}
+        self.other_events = {}
+        if video is not None:
+            for other in self.project.tracks:
+                if other.id != self._track_id:
+                    found = self.project.guard(lambda t=other: _track_events(store, video, t.id, t.name))
+                    if found is not None:
+                        self.other_events[other.id] = found
         self.recompute_events()
 
     def schedule_prediction_reload(self) -> None:
@@ -439,3 +449,13 @@ class CurrentVideo(QObject):
 
     def analyse(self, video_ids: list[int], stride: int = 8, batch_size: int = 4) -> None:
         self.runner.analyse(self.project.store, video_ids, stride, batch_size)
+
+
+def _track_events(
+    store: Store, video: Video, track_id: int, track: str
+) -> tuple[tuple[str, ...], list[PredictedEvent]] | None:
+    """A non-active track's predicted events, post-processed with that track's settings."""
+    preds = load_predictions(store, video, track=track)
+    if preds is None:
+        return None
+    return preds.class_names, events_for(preds, load_params(store, preds.class_names, track_id))
