@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from core.analysis.backends.base import Engine
 from core.errors import CheckpointError
 from core.learning.track_learning import evaluate, fit_heads, predict, project_specs, track_targets
 from core.model.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
@@ -210,3 +211,34 @@ def test_the_shared_gram_dual_solves_the_same_ridge_as_the_primal() -> None:
         # float32 (weights here are ~0.08): the two solves agree to a few parts in 10,000.
         assert torch.allclose(a.weight, b.weight, rtol=1e-2, atol=2e-4)
         assert torch.allclose(a.bias, b.bias, rtol=1e-2, atol=1e-3)
+
+
+def _engines_agree_on_heads(engine: Engine, model: C3D_BN) -> None:
+    assert isinstance(model, TrackedC3D)
+    clips = np.random.default_rng(0).integers(0, 255, (2, 16, 112, 112, 3), dtype=np.uint8)
+    out = engine.run(clips, True)
+    assert out.probs.shape == (2, 7) and out.fc7 is not None
+    with torch.no_grad():  # every head from the engine's own fc7: one pass gave them all
+        by_hand = model.probs_from_fc7(torch.as_tensor(out.fc7, dtype=torch.float32)).numpy()
+    assert np.allclose(out.probs, by_hand, atol=2e-3)
+
+
+def test_the_torch_engine_computes_every_head_in_its_one_pass(untrained_model: C3D_BN) -> None:
+    from core.analysis.backends.torch_backend import TorchEngine
+    from core.model.device import DeviceChoice
+
+    model = _tracked(untrained_model).eval()
+    _engines_agree_on_heads(
+        TorchEngine(model, DEFAULT_SPEC, DeviceChoice(torch.device("cpu"), None, False)), model
+    )
+
+
+@pytest.mark.slow
+def test_the_openvino_engine_compiles_every_head_into_its_graph(
+    untrained_model: C3D_BN, tmp_path: Path
+) -> None:
+    from core.analysis.backends.openvino_backend import OpenVinoEngine, ensure_fp32_ir
+
+    model = _tracked(untrained_model).eval()
+    xml = ensure_fp32_ir(tmp_path / "v1", model, DEFAULT_SPEC)
+    _engines_agree_on_heads(OpenVinoEngine(xml, "fp32", tmp_path), model)

@@ -37,6 +37,7 @@ from core.analysis.run import LoadedModel
 from core.errors import AppError, InferenceError
 from core.model.device import DeviceChoice
 from core.model.network import C3D_BN
+from core.model.registry import version_tracks
 from core.model.spec import InputSpec
 from core.store import Store
 from core.store.records import ModelVersion
@@ -157,7 +158,8 @@ def prepare_int8(
     status(f"int8: checking against fp32 on {sum(len(s.starts) for s in heldout)} held-out windows")
     reference = OpenVinoEngine(fp32_xml, "fp32", store.files_dir)
     candidate = OpenVinoEngine(int8_xml, "int8", store.files_dir)
-    figures = compare(reference, candidate, heldout, version.class_names, spec.window, settings.gate, cancel)
+    columns = tuple(name for track in version_tracks(store, version) for name in track.outputs)
+    figures = compare(reference, candidate, heldout, columns, spec.window, settings.gate, cancel)
     report = write_report(folder, version, len(calibration), figures, settings.gate)
     log.info(
         "int8 for model %d: max |Δp| %.4f, mean %.5f, event F1 %.3f → %s",
