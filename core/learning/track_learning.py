@@ -285,14 +285,14 @@ class TracksResult:
 
 
 @dataclass(frozen=True)
-class _Gathered:
+class Gathered:
     features: np.ndarray  # float32 (N, 4096)
     starts: np.ndarray
     held: np.ndarray  # bool (N,)
     targets: dict[str, np.ndarray]
 
 
-def _gather(store: Store, specs: Sequence[TrackSpec], key_of: Callable[[Video], FeatureKey]) -> _Gathered:
+def gather(store: Store, specs: Sequence[TrackSpec], key_of: Callable[[Video], FeatureKey]) -> Gathered:
     cache = FeatureCache(store)
     features: list[np.ndarray] = []
     starts_all: list[np.ndarray] = []
@@ -318,7 +318,7 @@ def _gather(store: Store, specs: Sequence[TrackSpec], key_of: Callable[[Video], 
         raise TrainingError(
             "No labelled video has its features cached for the active model: analyse the videos first."
         )
-    return _Gathered(
+    return Gathered(
         np.concatenate(features),
         np.concatenate(starts_all),
         np.concatenate(held),
@@ -380,7 +380,7 @@ def train_tracks(
     began = time.perf_counter()
     specs = project_specs(store)
     input_spec = InputSpec.from_json(parent.input_spec_json)
-    data = _gather(store, specs, lambda v: feature_key(v, parent.trunk_hash, input_spec, stride, "fc7"))
+    data = gather(store, specs, lambda v: feature_key(v, parent.trunk_hash, input_spec, stride, "fc7"))
     heads, scores = fit_all_tracks(specs, data.features, data.targets, data.starts, data.held)
     seconds = time.perf_counter() - began  # reading the cache and fitting: what the user waits for
     log.info("Trained %d track heads on %d windows in %.2f s", len(specs), len(data.features), seconds)
