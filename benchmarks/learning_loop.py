@@ -54,7 +54,15 @@ from core.labels.overview import DEMO_LABELLED_FRACTION, create_demo_project
 from core.learning.evaluation import frame_metrics
 from core.learning.feature_cache import FeatureCache, feature_key
 from core.learning.review import review_queue
-from core.learning.track_learning import POINT_RADIUS, evaluate, predict, project_specs, train_tracks
+from core.learning.track_learning import (
+    POINT_RADIUS,
+    evaluate,
+    event_f1,
+    predict,
+    project_specs,
+    train_tracks,
+    window_peaks,
+)
 from core.learning.training import TrainConfig, TrainingResult, run_training, warm_up
 from core.media.demo import BACKGROUND, DEMO_CLASSES, DemoEvent, DemoVideo, generate_demo_video, label_prefix
 from core.media.library import add_video
@@ -328,10 +336,11 @@ def tracks_case(store: Store, video: Video, demo: DemoVideo) -> dict[str, object
                 if e.class_name == "flash"
             ],
         )
-    run = store.predictions.latest_run(video.id)
-    if run is None:
+    # The untrained model that analysed the video (its fc7 is what the cache holds), even when
+    # an earlier run of this case registered a trained version since.
+    version = next((m for m in store.models.list() if m.untrained), None)
+    if version is None:
         raise SystemExit("the video was not analysed")
-    version = store.models.get(run.model_version_id)  # the model whose fc7 the cache holds
     result = train_tracks(store, version, stride=8, register=False)
     specs = project_specs(store)
     cached = FeatureCache(store).load(
@@ -344,12 +353,17 @@ def tracks_case(store: Store, video: Video, demo: DemoVideo) -> dict[str, object
     probs = {n: p[held] for n, p in predict(result.heads, cached.features).items()}
     truth = {s.name: _truth(s, demo, centres)[held] for s in specs}
     scores = evaluate(specs, probs, truth, cached.starts[held])
+    # A point track against the generator's own onset frames (not windows near them), ±4 frames.
+    onsets = [e.start_frame for e in demo.events if e.class_name == "flash" and e.start_frame >= cut]
+    found = window_peaks(centres[held], probs["onsets"][:, 0] >= 0.5)
+    onset_f1 = event_f1(found, onsets, 4)
     began = time.perf_counter()
     registered = train_tracks(store, version, stride=8, activate=False)
     return {
         "tracks_features_s": round(result.seconds, 3),
         "tracks_windows": result.windows,
-        "tracks_f1": {s.track: round(s.f1, 4) for s in scores},
+        "tracks_f1": {s.track: round(s.f1, 4) for s in scores} | {"onsets": round(onset_f1, 4)},
+        "onsets_found_vs_true": [len(found), len(onsets)],
         "tracks_val_f1": {s.track: round(s.f1, 4) for s in result.scores},
         "tracks_train_and_register_s": round(time.perf_counter() - began, 3),
         "tracks_rescored_videos": len(registered.rescored_video_ids),
