@@ -90,3 +90,16 @@ def events_for(
     background = preds.background_index
     skip = frozenset() if background is None else frozenset({background})
     return predicted_events(preds.frame_scores, params or PostprocessParams(), skip_classes=skip)
+
+
+def track_events(
+    store: Store, video: Video, track_id: int, track: str, model_version_id: int | None = None
+) -> tuple[tuple[str, ...], list[PredictedEvent]] | None:
+    """One track's head's classes and predicted events, post-processed with that track's
+    saved settings; None when the model has no predictions for the track."""
+    from core.analysis.postprocess_settings import load_params
+
+    preds = load_predictions(store, video, model_version_id, track=track)
+    if preds is None:
+        return None
+    return preds.class_names, events_for(preds, load_params(store, preds.class_names, track_id))

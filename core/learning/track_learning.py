@@ -390,7 +390,7 @@ def train_tracks(
     heads, scores = fit_all_tracks(specs, data.features, data.targets, data.starts, data.held)
     seconds = time.perf_counter() - began  # reading the cache and fitting: what the user waits for
     log.info("Trained %d track heads on %d windows in %.2f s", len(specs), len(data.features), seconds)
-    trunk, _ = load_version(store, parent)
+    trunk, _ = load_version(store, parent, as_parent=True)
     model = install_heads(trunk, heads)
     if not register:
         return TracksResult(model, heads, scores, len(data.features), seconds)

@@ -206,10 +206,18 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def load_version(store: Store, version: ModelVersion) -> tuple[C3D_BN, CheckpointMeta]:
-    """The version's network, its heads checked against the project's tracks."""
+def load_version(
+    store: Store, version: ModelVersion, *, as_parent: bool = False
+) -> tuple[C3D_BN, CheckpointMeta]:
+    """The version's network, its heads checked against the project's tracks.
+
+    ``as_parent``: the trunk a training run starts from, whose heads are fitted again, so a
+    class or track changed since it was trained must not stop the run that fixes exactly that.
+    """
     return load_checkpoint(
-        version.checkpoint_path, expected_classes=version.class_names, project_tracks=project_specs(store)
+        version.checkpoint_path,
+        expected_classes=version.class_names,
+        project_tracks=None if as_parent else project_specs(store),
     )
 
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.analysis.postprocess import PostprocessParams, PredictedEvent
 from core.analysis.postprocess_settings import load_params, save_params
-from core.analysis.predictions import VideoPredictions, events_for, load_predictions
+from core.analysis.predictions import VideoPredictions, events_for, load_predictions, track_events
 from core.labels import editing
 from core.labels.overview import ensure_indexed
 from core.media.timebase import frame_to_seconds, seconds_to_frame
@@ -206,8 +206,7 @@ class CurrentVideo(QObject):
     def reload_predictions(self) -> None:
         video = self.video
         store = self.project.store
-        track = self.project.active_track
-        name = None if track is None else track.name
+        name = None if (track := self.project.active_track) is None else track.name
         self.predictions = (  # the active track's head: its lane shows and A accepts them
             None if video is None else self.project.guard(lambda: load_predictions(store, video, track=name))
         )
@@ -215,13 +214,11 @@ class CurrentVideo(QObject):
         if preds is not None:  # the project's saved thresholds, by class name
             track_id = self._track_id
             self.params = self.project.guard(lambda: load_params(store, preds.class_names, track_id)) or {}
-        self.other_events = {}
-        if video is not None:
-            for other in self.project.tracks:
-                if other.id != self._track_id:
-                    found = self.project.guard(lambda t=other: _track_events(store, video, t.id, t.name))
-                    if found is not None:
-                        self.other_events[other.id] = found
+        others = [t for t in self.project.tracks if t.id != self._track_id] if video is not None else []
+        found = {
+            t.id: self.project.guard(lambda t=t: track_events(store, video, t.id, t.name)) for t in others
+        }
+        self.other_events = {tid: f for tid, f in found.items() if f is not None}
         self.recompute_events()
 
     def schedule_prediction_reload(self) -> None:
@@ -449,13 +446,3 @@ class CurrentVideo(QObject):
 
     def analyse(self, video_ids: list[int], stride: int = 8, batch_size: int = 4) -> None:
         self.runner.analyse(self.project.store, video_ids, stride, batch_size)
-
-
-def _track_events(
-    store: Store, video: Video, track_id: int, track: str
-) -> tuple[tuple[str, ...], list[PredictedEvent]] | None:
-    """A non-active track's predicted events, post-processed with that track's settings."""
-    preds = load_predictions(store, video, track=track)
-    if preds is None:
-        return None
-    return preds.class_names, events_for(preds, load_params(store, preds.class_names, track_id))

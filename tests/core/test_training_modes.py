@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 from core.analysis.run import LoadedModel, analyse_video
 from core.analysis.windows import window_starts
-from core.errors import Cancelled, TrainingError
+from core.errors import Cancelled, CheckpointError, TrainingError
 from core.learning.feature_cache import FeatureCache, feature_key, model_trunk_hashes
 from core.learning.review import review_queue
 from core.learning.training import TrainConfig, TrainingProgress, run_training
@@ -359,6 +359,14 @@ def test_with_several_tracks_every_mode_but_full_trains_a_head_per_track(project
     columns = column_slices(meta.tracks)
     np.testing.assert_allclose(again[:, columns["light"]], light.probs, atol=1e-2)
     assert before == {t: store.segments.list(video.id, track_id=store.tracks.resolve(t).id) for t in before}
+    if mode != "features":
+        return
+    # A class added since: analysing with the old heads is refused, training from them is not.
+    store.classes.add("bounce", track_id=store.tracks.resolve("light").id)
+    with pytest.raises(CheckpointError, match="'light'"):
+        load_version(store, version)
+    again = run_training(store, TrainConfig(parent_id=version.id, activate=False, device="cpu", mode=mode))
+    assert version_tracks(store, again.version)[1].classes == ("background", "flash", "bounce")
 
 
 def test_full_mode_with_several_tracks_says_which_modes_do(project) -> None:  # type: ignore[no-untyped-def]

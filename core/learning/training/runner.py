@@ -111,7 +111,7 @@ def train_rank(
         if cfg.mode == "last-layers":
             return _run_tracks_last_layers(store, cfg, parent, cancel, report, began)
         return _run_tracks(store, cfg, parent, cancel, report, began)
-    model, meta = load_version(store, parent)
+    model, meta = load_version(store, parent, as_parent=True)
     spec = meta.input_spec
     names = project_class_names(store)
     data = build_training_set(store, names, spec.window, cfg.stride, cfg.video_ids)
@@ -291,7 +291,7 @@ def _run_tracks(
     cache = FeatureCache(store)
     chosen = store.videos.list() if cfg.video_ids is None else [store.videos.get(v) for v in cfg.video_ids]
     if any(store.segments.list(v.id, all_tracks=True) and not _complete(cache, key_of(v)) for v in chosen):
-        model, _ = load_version(store, parent)
+        model, _ = load_version(store, parent, as_parent=True)
         _cache_tracks_features(store, cfg, parent, model, key_of, cancel, report)
     report(TrainingProgress("train", 1, 1, 0, 1, message="fitting every track's head"))
     result = train_tracks(store, parent, cfg.stride, activate=cfg.activate)
@@ -354,7 +354,7 @@ def _run_tracks_last_layers(
     from core.learning.training.tracks_task import TracksHeadTask, tracked_start
     from core.model.registry import project_specs
 
-    model, meta = load_version(store, parent)
+    model, meta = load_version(store, parent, as_parent=True)
     spec = meta.input_spec
     pool5_hash = trunk_hash(model, "pool5")
     specs = project_specs(store)
