@@ -8,7 +8,7 @@ import threading
 
 from core.cli.common import find_video, positive, stderr_line
 from core.cli.distributed_cmd import add_distributed_options, run_distributed_train
-from core.errors import Cancelled
+from core.errors import Cancelled, TrainingError
 from core.learning.training.closed_form import val_events_text
 from core.learning.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
 from core.model.device import DEVICE_NAMES
@@ -30,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", choices=DEVICE_NAMES, default="auto")
     train.add_argument("--model", type=int, help="model version to start from (default: the active one)")
+    train.add_argument(
+        "--track-weight",
+        action="append",
+        default=[],
+        metavar="TRACK=W",
+        help="last-layers with several tracks: weight of a track's loss (default 1 each)",
+    )
     add_distributed_options(train)
     train.set_defaults(handler=train_cmd)
 
@@ -63,6 +70,21 @@ def _show(p: TrainingProgress) -> None:
         )
 
 
+def parse_track_weights(store: Store, items: list[str]) -> tuple[tuple[str, float], ...] | None:
+    """``TRACK=W`` pairs, each track checked, each weight a non-negative number."""
+    out = []
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or weight < 0:
+            raise TrainingError(f"--track-weight takes TRACK=W with W a number ≥ 0; {item!r} is not one.")
+        out.append((store.tracks.resolve(name).name, weight))
+    return tuple(out) or None
+
+
 def train_cmd(args: argparse.Namespace, store: Store) -> int:
     from core.learning.training import run_training
 
@@ -77,6 +99,7 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         device=args.device,
         video_ids=video_ids,
         parent_id=args.model,
+        track_weights=parse_track_weights(store, getattr(args, "track_weight", [])),
     )
     if getattr(args, "nproc", None):
         return run_distributed_train(args, store, config)

@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 
 from core.analysis.backends.base import Engine
-from core.errors import CheckpointError
+from core.errors import CheckpointError, TrainingError
 from core.learning.track_learning import evaluate, fit_heads, predict, project_specs, track_targets
 from core.model.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from core.model.network import C3D_BN, CLIP_SHAPE, FC7_FEATURES
@@ -242,3 +242,38 @@ def test_the_openvino_engine_compiles_every_head_into_its_graph(
     model = _tracked(untrained_model).eval()
     xml = ensure_fp32_ir(tmp_path / "v1", model, DEFAULT_SPEC)
     _engines_agree_on_heads(OpenVinoEngine(xml, "fp32", tmp_path), model)
+
+
+def test_last_layers_sums_the_heads_losses_with_their_weights(untrained_model: C3D_BN, store: Store) -> None:
+    from core.cli.learning_cmds import parse_track_weights
+    from core.learning.training.tracks_task import TracksHeadTask, tracked_start
+
+    model = tracked_start(untrained_model, SPECS, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 8192)).astype(np.float32)
+    y = {
+        "body": rng.integers(-1, 3, 12),
+        "head": rng.integers(0, 2, 12),
+        "jumps": rng.integers(0, 2, (12, 2)),
+    }
+    rows = np.arange(12)
+
+    def loss(weights: dict[str, float]) -> float:
+        task = TracksHeadTask(
+            model, x, y, x[:4], {k: v[:4] for k, v in y.items()}, torch.device("cpu"), weights
+        )
+        task.training = False  # no dropout: the same loss each call
+        return float(task.loss(rows, 12, rng))
+
+    parts = {
+        name: loss({n: float(n == name) for n in ("body", "head", "jumps")})
+        for name in ("body", "head", "jumps")
+    }
+    assert all(v > 0 for v in parts.values())
+    assert np.isclose(loss({}), sum(parts.values()), rtol=1e-4)
+    assert np.isclose(loss({"jumps": 3.0}), parts["body"] + parts["head"] + 3 * parts["jumps"], rtol=1e-4)
+    head = store.tracks.add("head")
+    assert parse_track_weights(store, ["HEAD=2.5", "behaviour=0"]) == (("head", 2.5), ("behaviour", 0.0))
+    with pytest.raises(TrainingError, match="TRACK=W"):
+        parse_track_weights(store, ["head=-1"])
+    assert head.name == "head"
