@@ -20,12 +20,13 @@ import numpy as np
 import torch
 
 from core.errors import TrainingError
+from core.learning.decoding import Decoder, decode, learn_decoder
 from core.learning.feature_cache import FeatureCache, FeatureKey, feature_key
 from core.learning.training.dataset import TRUSTED_SOURCES, UNLABELLED
 from core.model.checkpoint import CheckpointMeta
 from core.model.network import C3D_BN
 from core.model.spec import WINDOW_LENGTH, InputSpec
-from core.model.track_heads import TrackHeads, TrackSpec, install_heads
+from core.model.track_heads import TrackHeads, TrackSpec, column_slices, install_heads, specs_from_raw
 from core.store import Store
 from core.store.records import ModelVersion, RunStatus, Segment, TrackKind, Video
 
@@ -405,7 +406,11 @@ def train_tracks(
     state = [s for s in scores if s.kind is TrackKind.STATE]
     if state:
         metrics["val_macro_f1"] = state[0].f1
-    summary = {"mode": "features", "head": {"kind": "ridge on fc7, per track", "ridge": RIDGE}}
+    summary = {
+        "mode": "features",
+        "head": {"kind": "ridge on fc7, per track", "ridge": RIDGE},
+        "decoders": {name: d.to_json() for name, d in learn_track_decoders(specs, data).items()},
+    }
     meta = CheckpointMeta.create(
         specs[0].outputs,
         input_spec,
@@ -434,9 +439,37 @@ def rescore_tracks(
             continue
         with torch.no_grad():
             fc7 = torch.as_tensor(np.asarray(cached.features, dtype=np.float32))
-            probs = model.probs_from_fc7(fc7).numpy()
+            probs = decode_tracks(model.probs_from_fc7(fc7).numpy(), version)
         run = store.predictions.start_run(video.id, version.id, stride, len(cached.starts))
         store.predictions.replace_windows(run.id, cached.starts, probs)
         store.predictions.finish(run.id, RunStatus.COMPLETE, windows_total=len(cached.starts))
         done.append(video.id)
     return done
+
+
+def learn_track_decoders(specs: Sequence[TrackSpec], data: Gathered) -> dict[str, Decoder]:
+    """An HMM over each state track's classes from its labels, video by video (as the one-track
+    ``features`` mode learns one), so stored probabilities follow the durations people labelled."""
+    cuts = np.flatnonzero(np.diff(data.starts) <= 0) + 1  # a new video starts again from frame 0
+    return {
+        s.name: learn_decoder(np.split(np.asarray(data.targets[s.name]), cuts), len(s.outputs))
+        for s in specs
+        if s.kind is TrackKind.STATE
+    }
+
+
+def decode_tracks(probs: np.ndarray, version: ModelVersion) -> np.ndarray:
+    """One video's window probabilities (every head side by side, in time order) with each
+    state track's columns decoded by the version's HMM for that track, when it has one."""
+    decoders = version.summary.get("decoders")
+    raw_tracks = version.summary.get("tracks")
+    if not isinstance(decoders, dict) or not raw_tracks:
+        return probs
+    specs = specs_from_raw(raw_tracks, f"Model version {version.id}")
+    out = np.array(probs, dtype=np.float32, copy=True)
+    for spec in specs:
+        raw = decoders.get(spec.name)
+        if isinstance(raw, dict) and spec.kind is TrackKind.STATE:
+            cols = column_slices(specs)[spec.name]
+            out[:, cols] = decode(out[:, cols], Decoder.from_json(raw))
+    return out

@@ -322,6 +322,7 @@ def _add_light_and_onsets(store, video) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("mode", ["features", "last-layers"])
 def test_with_several_tracks_every_mode_but_full_trains_a_head_per_track(project, mode, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from core.analysis.predictions import load_predictions
+    from core.learning.track_learning import decode_tracks
     from core.model.registry import version_tracks
     from core.model.track_heads import column_slices
 
@@ -357,6 +358,9 @@ def test_with_several_tracks_every_mode_but_full_trains_a_head_per_track(project
     with torch.no_grad():
         again = model.probs_from_fc7(torch.from_numpy(cached.features.astype(np.float32))).numpy()
     columns = column_slices(meta.tracks)
+    if mode == "features":  # each state track's columns then go through its own HMM
+        assert set(version.summary["decoders"]) == {"behaviour", "light"}
+        again = decode_tracks(again, version)
     np.testing.assert_allclose(again[:, columns["light"]], light.probs, atol=1e-2)
     assert before == {t: store.segments.list(video.id, track_id=store.tracks.resolve(t).id) for t in before}
     if mode != "features":
