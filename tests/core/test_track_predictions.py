@@ -35,7 +35,9 @@ def _project(store: Store) -> tuple[int, tuple[TrackSpec, ...]]:
     return video.id, specs
 
 
-def _store_run(store: Store, video_id: int, specs: tuple[TrackSpec, ...], probs: np.ndarray) -> int:
+def _store_run(
+    store: Store, video_id: int, specs: tuple[TrackSpec, ...], probs: np.ndarray, **summary: object
+) -> int:
     version = store.models.add(
         name="three heads",
         checkpoint_path="/nowhere/m.safetensors",
@@ -44,7 +46,7 @@ def _store_run(store: Store, video_id: int, specs: tuple[TrackSpec, ...], probs:
         trunk_hash="t",
         state=ModelState.READY,
         mode="features",
-        summary={"tracks": specs_to_json(specs)},
+        summary={"tracks": specs_to_json(specs), **summary},
     )
     run = store.predictions.start_run(video_id, version.id, STRIDE, WINDOWS)
     store.predictions.add_windows(run.id, np.arange(WINDOWS) * STRIDE, probs)
@@ -223,3 +225,23 @@ def test_exported_predictions_name_their_track_and_accept_takes_one(
     assert "accepted 2 predicted events" in capsys.readouterr().out
     got = [(s.class_name, s.start_frame) for s in store.segments.list(video_id, all_tracks=True)]
     assert got == [("onset", 48), ("onset", 248)]
+
+
+def test_a_video_analysed_later_gets_each_state_tracks_hmm(store: Store) -> None:
+    from core.analysis.run import decode_along_time
+    from core.learning.decoding import Decoder, decode
+
+    video_id, specs = _project(store)
+    sticky = Decoder(np.array([[0.99, 0.01], [0.01, 0.99]]), np.array([0.5, 0.5]))
+    version_id = _store_run(store, video_id, specs, _probs(), decoders={"light": sticky.to_json()})
+    version = store.models.get(version_id)
+    noisy = _probs()
+    noisy[25, 2:4] = [0.7, 0.3]  # one flickering window inside the flash
+    run = store.predictions.latest_run(video_id, version_id)
+    assert run is not None
+    store.predictions.replace_windows(run.id, np.arange(WINDOWS) * STRIDE, noisy)
+    decode_along_time(store, run.id, version)
+    _starts, stored = store.predictions.windows(run.id)
+    assert np.allclose(stored[:, 2:4], decode(noisy[:, 2:4], sticky), atol=1e-6)
+    assert stored[25, 3] > 0.5  # the HMM carried the flash through the flicker
+    assert np.array_equal(stored[:, [0, 1, 4]], noisy[:, [0, 1, 4]])  # no decoder: left as they were
