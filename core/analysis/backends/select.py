@@ -6,6 +6,7 @@ next to the engine's label, so the user always sees what actually ran.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -35,7 +36,7 @@ from core.analysis.backends.openvino_backend import (
 from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.run import LoadedModel
 from core.errors import AppError, InferenceError
-from core.model.device import DeviceChoice
+from core.model.device import DeviceChoice, choose_device
 from core.model.network import C3D_BN
 from core.model.registry import version_tracks
 from core.model.spec import InputSpec
@@ -181,6 +182,19 @@ def verdict(report: Int8Report) -> str:
     if report.passed:
         return f"int8 verified: {figures}"
     return f"int8 rejected, staying on fp32: {report.reason} ({figures})"
+
+
+def int8_wanted(store: Store, version: ModelVersion) -> bool:
+    """Whether ``auto`` here would run an int8 variant of ``version`` that was never prepared.
+
+    True on a CPU-only machine where OpenVINO is installed and not switched off, so a new
+    model version can be quantized in the background before anyone analyses with it.
+    """
+    if os.environ.get(BACKEND_ENV_VAR, "").strip().lower() == "torch":
+        return False
+    if choose_device("auto").device.type != "cpu" or importlib.util.find_spec("openvino") is None:
+        return False
+    return int8_record(store, version) is None
 
 
 def int8_record(store: Store, version: ModelVersion) -> Int8Report | None:
