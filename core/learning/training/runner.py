@@ -103,6 +103,11 @@ def train_rank(
     report: Report = on_progress or (lambda _p: None)
     parent = store.models.get(cfg.parent_id) if cfg.parent_id is not None else ensure_active_model(store)
     if model_tracks(store):
+        if dist is not None:
+            raise TrainingError(
+                "This project has several tracks, and distributed training trains one head only: "
+                "train on one machine ('features' or 'last-layers')."
+            )
         if cfg.mode == "full":
             raise TrainingError(
                 "This project has several tracks; 'full' fine-tuning trains one head only, so use "
