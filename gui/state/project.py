@@ -402,10 +402,11 @@ class ProjectState(QObject):
 
     def export_labels(self, format_name: str, out: str, video_ids: list[int] | None) -> bool:
         """Write the labels of ``video_ids`` (every video when None) in ``format_name``."""
-        from core.interchange.export import export_labels, project_labels
+        from core.interchange.export import dropped_notes, export_labels, project_labels
         from core.interchange.formats import format_for
 
         store = self.store
+        notes: list[str] = []
 
         def write() -> int:
             fmt = format_for(format_name)
@@ -414,12 +415,17 @@ class ProjectState(QObject):
             # One-video-per-file formats write a folder named after the chosen file.
             target = Path(out).with_suffix("") if fmt.per_video and len(items) > 1 else Path(out)
             export_labels(items, fmt, target)
+            note = dropped_notes(items, fmt)
+            if note:
+                notes.append(note)
             return sum(len(i.segments) for i in items)
 
         count = self.guard(write)
         if count is None:
             return False
-        self.message.emit(f"Exported {count} segments to {out}.")
+        self.message.emit(
+            " ".join([f"Exported {count} segments to {out}.", *(n[0].upper() + n[1:] for n in notes)])
+        )
         return True
 
     def labels_imported(self, summary: str) -> None:

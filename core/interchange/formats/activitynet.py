@@ -34,6 +34,7 @@ class ActivityNetJson:
     name = "activitynet"
     suffix = ".json"
     per_video = False
+    keeps_notes = False
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
         """Predicted spans are written as detection results, labels as ground truth."""

@@ -43,6 +43,7 @@ class BorisTable:
     name = "boris"
     suffix = ".tsv"
     per_video = False
+    keeps_notes = True
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
         with atomic_write(out) as f:
