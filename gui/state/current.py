@@ -341,6 +341,11 @@ class CurrentVideo(QObject):
             lambda: actions.change_segment(project, segment, new_start, new_end, seen), (new_start, new_end)
         )
 
+    def set_notes(self, segment: Segment, modifiers: list[str], comment: str | None) -> bool:
+        """Give a label its modifiers and comment: one undoable edit."""
+        project, seen = self.project.project, list(self.segments)
+        return self._edit(lambda: actions.set_notes(project, segment, modifiers, comment, seen))
+
     def relabel_selection(self, class_id: int) -> None:
         self.project.set_current_class(class_id)
         if self.selection is None or self.video is None or not self.selection_by_user:

@@ -328,6 +328,9 @@ class ProjectState(QObject):
     def delete_class(self, class_id: int, reassign_to: int | None) -> None:
         self.apply(lambda: actions.delete_class(self.project, class_id, reassign_to))
 
+    def set_class_modifiers(self, class_id: int, modifiers: list[str]) -> bool:
+        return self.apply(lambda: actions.set_class_modifiers(self.project, class_id, modifiers))
+
     # --- tracks -----------------------------------------------------------------------------------
 
     def add_track(
@@ -341,6 +344,10 @@ class ProjectState(QObject):
 
     def change_track(self, track_id: int, name: str | None = None, subject: str | Keep | None = KEEP) -> bool:
         return self.apply(lambda: actions.change_track(self.project, track_id, name, subject))
+
+    def move_track(self, track_id: int, delta: int) -> bool:
+        """Move a track's lanes up (negative) or down; the order is the project's, one undo step."""
+        return self.apply(lambda: actions.move_track(self.project, track_id, delta))
 
     # --- videos -----------------------------------------------------------------------------------
 
