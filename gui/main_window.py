@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
         self.project.model_changed.connect(self._on_model)
         self.runner.device_changed.connect(self._on_model)
         self.project.classes_changed.connect(self._on_classes)
+        self.project.project_loaded.connect(self._restore_lanes)
+        self.timeline.collapsed_changed.connect(self._remember_lanes)
+        self._restore_lanes()
         self.current.selection_changed.connect(self._update_actions)
         self.runner.jobs.changed.connect(self._update_actions)
         self.project.undo_group.canUndoChanged.connect(self._update_actions)
@@ -564,6 +567,15 @@ class MainWindow(QMainWindow):
     def _project_key(self) -> str:
         """Settings key of the open project (its URL holds characters QSettings treats as paths)."""
         return "projects/" + hashlib.sha1(self.project.store.url.encode()).hexdigest()[:16]
+
+    def _remember_lanes(self) -> None:
+        """Which lane groups are collapsed, per project (the order is the project's own)."""
+        ids = ",".join(str(i) for i in sorted(self.timeline.collapsed))
+        self.settings.setValue(f"{self._project_key()}/collapsed_tracks", ids)
+
+    def _restore_lanes(self) -> None:
+        value = str(self.settings.value(f"{self._project_key()}/collapsed_tracks", "") or "")
+        self.timeline.set_collapsed({int(v) for v in value.split(",") if v.strip().isdigit()})
 
     def _remember_video(self) -> None:
         if self.current.video is not None:

@@ -15,11 +15,22 @@ from enum import Enum
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QCursor, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QMenu, QVBoxLayout, QWidget
 
 from core.store.classes import PALETTE
 from core.store.records import BACKGROUND, Segment, SegmentSource, Track
 from gui.state import CurrentVideo, ProjectState
+from gui.widgets.lanes import (
+    UNIT_PX,
+    LaneAxis,
+    LaneLayout,
+    LaneRow,
+    RowKind,
+    TrackPredictions,
+    lane_name,
+    layout_groups,
+)
 from gui.widgets.segment_items import OutlineItem, Span, SpansItem
 
 log = logging.getLogger(__name__)
@@ -137,21 +148,46 @@ class TrackViewBox(SeekViewBox):
         self._drag = _Drag.CREATE
 
 
-class OtherTracksBox(SeekViewBox):
-    """The other tracks' lanes: a click seeks and makes the clicked track the active one."""
+class LanesBox(SeekViewBox):
+    """The lane groups: a click on a header collapses or expands it, a click on a lane seeks and
+    makes its track active, dragging a header moves the track, a right-click opens a menu."""
 
     def __init__(self, timeline: Timeline) -> None:
         super().__init__()
         self._timeline = timeline
+        self._dragged: int | None = None  # the track whose header is being dragged
 
     def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
+        y = self.mapSceneToView(ev.scenePos()).y()
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self._timeline.group_menu_at(y)
+            return
+        if ev.button() == Qt.MouseButton.LeftButton and self._timeline.header_at(y) is not None:
+            ev.accept()
+            self._timeline.toggle_group_at(y)
+            return
         super().mouseClickEvent(ev)
         if ev.button() == Qt.MouseButton.LeftButton:
-            self._timeline.activate_lane(int(np.floor(self.mapSceneToView(ev.scenePos()).y())))
+            self._timeline.activate_at(y)
+
+    def mouseDragEvent(
+        self, ev: pg.GraphicsScene.mouseEvents.MouseDragEvent, axis: int | None = None
+    ) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton and ev.isStart():
+            self._dragged = self._timeline.header_at(self.mapSceneToView(ev.buttonDownScenePos()).y())
+        if ev.button() != Qt.MouseButton.LeftButton or self._dragged is None:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        if ev.isFinish():
+            self._timeline.drop_group(self._dragged, self.mapSceneToView(ev.scenePos()).y())
+            self._dragged = None
 
 
 class Timeline(QWidget):
     visible_range_changed = Signal(float, float)
+    collapsed_changed = Signal()  # a lane group was collapsed or expanded
 
     def __init__(self, state: CurrentVideo, project: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -202,15 +238,24 @@ class Timeline(QWidget):
         self.tracks.addItem(self.in_marker)
         self.in_marker.setVisible(False)
 
-        # One lane per other track (state tracks as spans, point tracks as ticks), read-only:
-        # the active track's labels are the editable lane above.
-        self.others_box = OtherTracksBox(self)
-        self.others = self.view.addPlot(row=2, col=0, viewBox=self.others_box)
+        # One lane group per track, in the project's order (the active one highlighted; its
+        # labels are also the editable lane above): header, then probabilities and predicted
+        # events when the track has them, then labels (ticks on a point track).
+        self.others_box = LanesBox(self)
+        self.others_box.invertY(True)  # the first track on top
+        self.lane_axis = LaneAxis("left")
+        self.lane_axis.header_clicked.connect(self._header_clicked)
+        self.others = self.view.addPlot(
+            row=2, col=0, viewBox=self.others_box, axisItems={"left": self.lane_axis}
+        )
         self.others.setXLink(self.probs)
         self.others.hideAxis("bottom")
         self.others.setMouseEnabled(x=True, y=False)
         self._other_items: list[pg.GraphicsObject] = []
-        self._other_lanes: list[int] = []  # track ids, lane by lane
+        self.lane_items: dict[tuple[int, RowKind], pg.GraphicsObject] = {}  # (track, row) → its item
+        self.lanes = LaneLayout()
+        self.collapsed: set[int] = set()
+        self.track_predictions: dict[int, TrackPredictions] = {}
 
         self.overview_box = pg.ViewBox(enableMenu=False)
         self.overview_box.setMouseEnabled(x=False, y=False)
@@ -263,6 +308,10 @@ class Timeline(QWidget):
         scene = box.mapViewToScene(QPointF(frame, y))
         return self.view.mapFromScene(scene)
 
+    def lanes_point(self, frame: float, y: float) -> QPoint:
+        """Where on the view's viewport frame ``frame`` at height ``y`` of the lane groups is."""
+        return self.view.mapFromScene(self.others_box.mapViewToScene(QPointF(frame, y)))
+
     def visible_range(self) -> tuple[float, float]:
         lo, hi = self.probs.viewRange()[0]
         return float(lo), float(hi)
@@ -314,62 +363,180 @@ class Timeline(QWidget):
         self.label_spans.set_spans(spans, self._frame_count)
         self.overview_labels.set_spans(spans, self._frame_count)
         active = self.project.active_track
-        name = "labels" if active is None or len(self.project.tracks) < 2 else f"▸ {_lane_name(active)}"
+        name = "labels" if active is None or len(self.project.tracks) < 2 else f"▸ {lane_name(active)}"
         self.tracks.getAxis("left").setTicks([[(0.5, name), (1.5, "predicted")]])
         self._draw_other_tracks()
         self._on_selection()
 
     def _draw_other_tracks(self) -> None:
+        """Every track's lane group; with one track there is nothing to group."""
         for item in self._other_items:
             self.others.removeItem(item)
         self._other_items = []
-        others = [t for t in self.project.tracks if t.id != self.project.active_track_id]
-        self._other_lanes = [t.id for t in others]
-        self.others.setVisible(bool(others))
-        self.others.setMaximumHeight(22 * len(others) + 4 if others else 0)
-        if not others:
+        self.lane_items = {}
+        tracks = self.project.tracks if len(self.project.tracks) > 1 else []
+        self.lanes = layout_groups(
+            tracks, self.project.active_track_id, self.collapsed, self.track_predictions
+        )
+        self.others.setVisible(bool(tracks))
+        height = int(self.lanes.height * UNIT_PX) + 6 if tracks else 0
+        self.others.setMinimumHeight(height)
+        self.others.setMaximumHeight(height)
+        if not tracks:
             return
-        colors = {c.id: c.color for c in self.project.all_classes}
-        background = {c.id for c in self.project.all_classes if c.name == BACKGROUND}
-        lane = {t.id: len(others) - 1 - i for i, t in enumerate(others)}  # first track on top
-        for track in others:
-            y = lane[track.id]
-            segs = [s for s in self.state.other_segments if s.track_id == track.id]
-            if track.point:
-                ticks = pg.ScatterPlotItem(
-                    x=[s.start_frame + 0.5 for s in segs],
-                    y=[y + 0.5] * len(segs),
-                    symbol="s",
-                    size=[7] * len(segs),
-                    brush=[pg.mkBrush(colors.get(s.class_id, "#888888")) for s in segs],
-                    pen=None,
-                )
-                item: pg.GraphicsObject = ticks
-            else:
-                spans_item = SpansItem(y + 0.1, y + 0.9)
-                spans_item.set_spans(
-                    [
-                        Span(
-                            s.start_frame,
-                            s.end_frame,
-                            colors.get(s.class_id, "#888888"),
-                            background=s.class_id in background,
-                        )
-                        for s in segs
-                    ],
-                    self._frame_count,
-                )
-                item = spans_item
-            self.others.addItem(item)
-            self._other_items.append(item)
-        self.others.setYRange(0, len(others), padding=0)
-        self.others.getAxis("left").setTicks([[(lane[t.id] + 0.5, _lane_name(t)) for t in others]])
+        classes = self.project.all_classes or self.project.classes
+        colors = {c.id: c.color for c in classes}
+        background = {c.id for c in classes if c.name == BACKGROUND}
+        segments = [*self.state.segments, *self.state.other_segments]
+        for group in self.lanes.groups:
+            self._add_band(group.y0, group.header_y1, "#2c2c2c")
+            if group.active:
+                self._add_band(group.y0, group.y1, "#ffd40026")
+            labels = group.row(RowKind.LABELS)
+            if labels is not None:
+                segs = [s for s in segments if s.track_id == group.track.id]
+                self._add_labels(group.track, labels, segs, colors, background)
+            predictions = self.track_predictions.get(group.track.id)
+            predicted = group.row(RowKind.PREDICTED)
+            if predictions is not None and predicted is not None:
+                spans_item = SpansItem(predicted.y0 + 0.1, predicted.y1 - 0.1)
+                spans_item.set_spans(list(predictions.events), self._frame_count)
+                self._add(spans_item)
+                self.lane_items[(group.track.id, RowKind.PREDICTED)] = spans_item
+            probabilities = group.row(RowKind.PROBABILITIES)
+            if predictions is not None and predictions.scores is not None and probabilities is not None:
+                self._add_curves(predictions, probabilities)
+        self.others.setYRange(0, self.lanes.height, padding=0)
+        ticks = [((g.y0 + g.header_y1) / 2, g.header) for g in self.lanes.groups]
+        self.lane_axis.setTicks([ticks, []])
 
-    def activate_lane(self, lane: int) -> None:
-        """A click on another track's lane makes it the active track."""
-        order = list(reversed(self._other_lanes))
-        if 0 <= lane < len(order):
-            self.project.set_active_track(order[lane])
+    def _add(self, item: pg.GraphicsObject) -> None:
+        self.others.addItem(item, ignoreBounds=True)
+        self._other_items.append(item)
+
+    def _add_band(self, y0: float, y1: float, color: str) -> None:
+        band = QGraphicsRectItem(0.0, y0, float(self._frame_count), y1 - y0)
+        band.setPen(QPen(Qt.PenStyle.NoPen))
+        band.setBrush(QBrush(QColor(color)))
+        band.setZValue(-10)
+        self._add(band)
+
+    def _add_labels(
+        self,
+        track: Track,
+        row: LaneRow,
+        segs: list[Segment],
+        colors: dict[int, str],
+        background: set[int],
+    ) -> None:
+        if track.point:  # one tick per event
+            ticks = pg.ScatterPlotItem(
+                x=[s.start_frame + 0.5 for s in segs],
+                y=[(row.y0 + row.y1) / 2] * len(segs),
+                symbol="|",
+                size=[14] * len(segs),
+                pen=[pg.mkPen(colors.get(s.class_id, "#888888"), width=2) for s in segs],
+                brush=None,
+            )
+            self._add(ticks)
+            self.lane_items[(track.id, RowKind.LABELS)] = ticks
+            return
+        spans_item = SpansItem(row.y0 + 0.1, row.y1 - 0.1)
+        spans_item.set_spans(
+            [
+                Span(
+                    s.start_frame,
+                    s.end_frame,
+                    colors.get(s.class_id, "#888888"),
+                    s.source is SegmentSource.ACCEPTED,
+                    s.class_id in background,
+                )
+                for s in segs
+            ],
+            self._frame_count,
+        )
+        self._add(spans_item)
+        self.lane_items[(track.id, RowKind.LABELS)] = spans_item
+
+    def _add_curves(self, predictions: TrackPredictions, row: LaneRow) -> None:
+        scores = predictions.scores
+        if scores is None:
+            return
+        x = np.arange(scores.shape[0], dtype=np.float64)
+        for index in range(scores.shape[1]):
+            if index == predictions.background_index:
+                continue
+            y = row.y1 - 0.05 - scores[:, index] * (row.y1 - row.y0 - 0.1)  # y grows downwards
+            curve = pg.PlotDataItem(x, y, pen=pg.mkPen(predictions.colors[index], width=1), connect="finite")
+            self._add(curve)
+
+    def set_track_predictions(self, track_id: int, predictions: TrackPredictions | None) -> None:
+        """A track's probabilities and predicted events on the open video (None: it has none)."""
+        if predictions is None:
+            self.track_predictions.pop(track_id, None)
+        else:
+            self.track_predictions[track_id] = predictions
+        self._draw_other_tracks()
+
+    def set_collapsed(self, track_ids: set[int]) -> None:
+        self.collapsed = set(track_ids)
+        self._draw_other_tracks()
+
+    def toggle_group(self, track_id: int) -> None:
+        """Collapse or expand a track's lane group (remembered per project)."""
+        self.collapsed ^= {track_id}
+        self._draw_other_tracks()
+        self.collapsed_changed.emit()
+
+    def header_at(self, y: float) -> int | None:
+        found = self.lanes.at(y)
+        return found[0].track.id if found is not None and found[1] else None
+
+    def toggle_group_at(self, y: float) -> None:
+        track_id = self.header_at(y)
+        if track_id is not None:
+            self.toggle_group(track_id)
+
+    def activate_at(self, y: float) -> None:
+        """A click on a track's lanes makes it the active track."""
+        found = self.lanes.at(y)
+        if found is not None:
+            self.project.set_active_track(found[0].track.id)
+
+    def drop_group(self, track_id: int, y: float) -> None:
+        """A header dropped on another group moves its track there."""
+        found = self.lanes.at(y)
+        if found is None:
+            to = len(self.lanes.groups) - 1 if y > 0 else 0
+        else:
+            to = self.lanes.index(found[0].track.id)
+        delta = to - self.lanes.index(track_id)
+        if delta:
+            self.project.move_track(track_id, delta)
+
+    def _header_clicked(self, y: float, right: bool) -> None:
+        if right:
+            self.group_menu_at(y)
+        else:
+            self.toggle_group_at(y)
+
+    def group_menu(self, track_id: int) -> QMenu:
+        """Make active, collapse or expand, move up or down: what a track's header offers."""
+        menu = QMenu(self)
+        index = self.lanes.index(track_id)
+        group = self.lanes.groups[index]
+        menu.addAction("Make active", lambda: self.project.set_active_track(track_id))
+        menu.addAction("Expand" if group.collapsed else "Collapse", lambda: self.toggle_group(track_id))
+        up = menu.addAction("Move up", lambda: self.project.move_track(track_id, -1))
+        down = menu.addAction("Move down", lambda: self.project.move_track(track_id, 1))
+        up.setEnabled(index > 0)
+        down.setEnabled(index < len(self.lanes.groups) - 1)
+        return menu
+
+    def group_menu_at(self, y: float) -> None:
+        found = self.lanes.at(y)
+        if found is not None:
+            self.group_menu(found[0].track.id).popup(QCursor.pos())
 
     def _on_predictions(self) -> None:
         preds = self.state.predictions
@@ -487,11 +654,3 @@ class Timeline(QWidget):
             self.state.create_segment(start, end)
         elif segment is not None:
             self.state.change_segment(segment, start, end)
-
-
-def _lane_name(track: Track) -> str:
-    """A lane's label: the track, with its subject when the name does not already say it."""
-    mark = " ·" if track.point else ""
-    if track.subject and track.subject not in track.name:
-        return f"{track.name} ({track.subject}){mark}"
-    return f"{track.name}{mark}"

@@ -51,16 +51,21 @@ def test_the_active_track_takes_the_class_keys_and_edits(
     assert _labels(window.current.segments) == [("jump", 12, 13)]
 
     timeline = window.timeline
-    # The other tracks show as read-only lanes, first track on top; the point track's active lane is editable.
-    assert [name for _y, name in timeline.others.getAxis("left")._tickLevels[0]] == ["behaviour", "head (m1)"]
+    # Every track has a lane group, first track on top, the active one marked; its labels are
+    # also the editable lane above.
+    assert _headers(timeline) == ["▾ behaviour", "▾ head (m1)", "▾ ● jumps ·"]
     assert _labels(window.current.other_segments) == [("walk", 0, 10), ("sniff", 5, 15)]
-    timeline.activate_lane(1)  # the top lane: behaviour
+    timeline.activate_at(timeline.lanes.groups[0].y1 - 0.5)  # the behaviour group's labels
     assert window.project.active_track.name == "behaviour"
     assert _labels(window.current.segments) == [("walk", 0, 10)]
     window.actions_by_name["previous_track"].trigger()
     assert window.project.active_track.name == "jumps"
     window.actions_by_name["next_track"].trigger()
     assert window.project.active_track.name == "behaviour"
+
+
+def _headers(timeline: Any) -> list[str]:
+    return [name for _y, name in timeline.lane_axis._tickLevels[0]]
 
 
 def test_the_track_manager_adds_renames_and_deletes_tracks_undoably(
