@@ -44,6 +44,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("delete", "Edit", "Delete selected label", ("Delete", "Backspace")),
     ActionSpec("split", "Edit", "Split at playhead (selects the part after it)", ("S",)),
     ActionSpec("merge", "Edit", "Merge with next segment", ("M",)),
+    ActionSpec("notes", "Edit", "Modifiers and comment of the selected label…"),
     ActionSpec("select_none", "Edit", "Select nothing; keyboard back to the player", ("Escape",)),
     ActionSpec("accept_event", "Edit", "Accept selected predicted event", ("A",)),
     ActionSpec("accept_visible", "Edit", "Accept predicted events in view", ("Shift+A",)),

@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
             "delete": c.delete_selection,
             "split": c.split_at_playhead,
             "merge": c.merge_selection_with_next,
+            "notes": t.edit_selected_notes,
             "select_none": self.select_none,
             "accept_event": c.accept_selected_event,
             "accept_visible": lambda: c.accept_in_range(*self._visible_frames()),

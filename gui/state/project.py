@@ -422,17 +422,13 @@ class ProjectState(QObject):
             # One-video-per-file formats write a folder named after the chosen file.
             target = Path(out).with_suffix("") if fmt.per_video and len(items) > 1 else Path(out)
             export_labels(items, fmt, target)
-            note = dropped_notes(items, fmt)
-            if note:
-                notes.append(note)
+            notes.append(dropped_notes(items, fmt) or "")  # what the format has no place for
             return sum(len(i.segments) for i in items)
 
         count = self.guard(write)
         if count is None:
             return False
-        self.message.emit(
-            " ".join([f"Exported {count} segments to {out}.", *(n[0].upper() + n[1:] for n in notes)])
-        )
+        self.message.emit(f"Exported {count} segments to {out}. {''.join(notes)}".strip())
         return True
 
     def labels_imported(self, summary: str) -> None:

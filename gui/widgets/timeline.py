@@ -15,22 +15,23 @@ from enum import Enum
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QCursor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QMenu, QVBoxLayout, QWidget
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 
+from core.labels import editing
 from core.store.classes import PALETTE
-from core.store.records import BACKGROUND, Segment, SegmentSource, Track
+from core.store.records import BACKGROUND, Segment, SegmentSource
+from gui.dialogs.notes import NotesDialog, notes_text
 from gui.state import CurrentVideo, ProjectState
+from gui.widgets.lane_groups import LaneGroups
 from gui.widgets.lanes import (
-    UNIT_PX,
     LaneAxis,
     LaneLayout,
-    LaneRow,
     RowKind,
     TrackPredictions,
     lane_name,
-    layout_groups,
 )
+from gui.widgets.seek_box import SeekViewBox
 from gui.widgets.segment_items import OutlineItem, Span, SpansItem
 
 log = logging.getLogger(__name__)
@@ -54,39 +55,6 @@ class _Drag(Enum):
     END_EDGE = "end"
 
 
-class SeekViewBox(pg.ViewBox):
-    """Left button seeks; wheel zooms x; middle drag pans. Subclasses add lane editing."""
-
-    seek = Signal(int)
-
-    def __init__(self) -> None:
-        super().__init__(enableMenu=False)
-        self.setMouseEnabled(x=True, y=False)
-        self.frame_count = 1
-
-    def frame_at(self, scene_pos: QPointF) -> int:
-        x = self.mapSceneToView(scene_pos).x()
-        return int(np.clip(np.floor(x), 0, max(self.frame_count - 1, 0)))
-
-    def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.seek.emit(self.frame_at(ev.scenePos()))
-        else:
-            super().mouseClickEvent(ev)
-
-    def mouseDragEvent(
-        self, ev: pg.GraphicsScene.mouseEvents.MouseDragEvent, axis: int | None = None
-    ) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.seek.emit(self.frame_at(ev.scenePos()))
-        elif ev.button() == Qt.MouseButton.MiddleButton:
-            super().mouseDragEvent(ev, axis)
-        else:
-            ev.ignore()
-
-
 class TrackViewBox(SeekViewBox):
     """The predicted-event and label lanes, with the label editing gestures."""
 
@@ -101,12 +69,24 @@ class TrackViewBox(SeekViewBox):
         return Lane.EVENTS if self.mapSceneToView(scene_pos).y() >= 1.0 else Lane.LABELS
 
     def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
+        lane = self.lane_at(ev.scenePos())
+        if ev.button() == Qt.MouseButton.RightButton and lane is Lane.LABELS:
+            ev.accept()
+            self._timeline.label_menu_at(self.frame_at(ev.scenePos()))
+            return
         if ev.button() != Qt.MouseButton.LeftButton:
             super().mouseClickEvent(ev)
             return
         ev.accept()
         frame = self.frame_at(ev.scenePos())
-        self._timeline.clicked(frame, self.lane_at(ev.scenePos()))
+        self._timeline.clicked(frame, lane)
+
+    def hoverEvent(self, ev: pg.GraphicsScene.mouseEvents.HoverEvent) -> None:
+        if ev.isExit():
+            self._timeline.show_tip("")
+            return
+        at = ev.scenePos()
+        self._timeline.show_tip(self._timeline.tooltip_at(self.frame_at(at), self.lane_at(at)))
 
     def mouseDragEvent(
         self, ev: pg.GraphicsScene.mouseEvents.MouseDragEvent, axis: int | None = None
@@ -148,46 +128,8 @@ class TrackViewBox(SeekViewBox):
         self._drag = _Drag.CREATE
 
 
-class LanesBox(SeekViewBox):
-    """The lane groups: a click on a header collapses or expands it, a click on a lane seeks and
-    makes its track active, dragging a header moves the track, a right-click opens a menu."""
-
-    def __init__(self, timeline: Timeline) -> None:
-        super().__init__()
-        self._timeline = timeline
-        self._dragged: int | None = None  # the track whose header is being dragged
-
-    def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
-        y = self.mapSceneToView(ev.scenePos()).y()
-        if ev.button() == Qt.MouseButton.RightButton:
-            ev.accept()
-            self._timeline.group_menu_at(y)
-            return
-        if ev.button() == Qt.MouseButton.LeftButton and self._timeline.header_at(y) is not None:
-            ev.accept()
-            self._timeline.toggle_group_at(y)
-            return
-        super().mouseClickEvent(ev)
-        if ev.button() == Qt.MouseButton.LeftButton:
-            self._timeline.activate_at(y)
-
-    def mouseDragEvent(
-        self, ev: pg.GraphicsScene.mouseEvents.MouseDragEvent, axis: int | None = None
-    ) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton and ev.isStart():
-            self._dragged = self._timeline.header_at(self.mapSceneToView(ev.buttonDownScenePos()).y())
-        if ev.button() != Qt.MouseButton.LeftButton or self._dragged is None:
-            super().mouseDragEvent(ev, axis)
-            return
-        ev.accept()
-        if ev.isFinish():
-            self._timeline.drop_group(self._dragged, self.mapSceneToView(ev.scenePos()).y())
-            self._dragged = None
-
-
 class Timeline(QWidget):
     visible_range_changed = Signal(float, float)
-    collapsed_changed = Signal()  # a lane group was collapsed or expanded
 
     def __init__(self, state: CurrentVideo, project: ProjectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -238,24 +180,11 @@ class Timeline(QWidget):
         self.tracks.addItem(self.in_marker)
         self.in_marker.setVisible(False)
 
-        # One lane group per track, in the project's order (the active one highlighted; its
-        # labels are also the editable lane above): header, then probabilities and predicted
-        # events when the track has them, then labels (ticks on a point track).
-        self.others_box = LanesBox(self)
-        self.others_box.invertY(True)  # the first track on top
-        self.lane_axis = LaneAxis("left")
-        self.lane_axis.header_clicked.connect(self._header_clicked)
-        self.others = self.view.addPlot(
-            row=2, col=0, viewBox=self.others_box, axisItems={"left": self.lane_axis}
-        )
+        # One lane group per track, in the project's order (see lane_groups.py).
+        self.groups = LaneGroups(self, state, project)
+        self.others = self.groups.plot
+        self.others_box = self.groups.box
         self.others.setXLink(self.probs)
-        self.others.hideAxis("bottom")
-        self.others.setMouseEnabled(x=True, y=False)
-        self._other_items: list[pg.GraphicsObject] = []
-        self.lane_items: dict[tuple[int, RowKind], pg.GraphicsObject] = {}  # (track, row) → its item
-        self.lanes = LaneLayout()
-        self.collapsed: set[int] = set()
-        self.track_predictions: dict[int, TrackPredictions] = {}
 
         self.overview_box = pg.ViewBox(enableMenu=False)
         self.overview_box.setMouseEnabled(x=False, y=False)
@@ -312,6 +241,46 @@ class Timeline(QWidget):
         """Where on the view's viewport frame ``frame`` at height ``y`` of the lane groups is."""
         return self.view.mapFromScene(self.others_box.mapViewToScene(QPointF(frame, y)))
 
+    # The lane groups, as tests and the main window reach them.
+    @property
+    def lanes(self) -> LaneLayout:
+        return self.groups.layout
+
+    @property
+    def lane_items(self) -> dict[tuple[int, RowKind], pg.GraphicsObject]:
+        return self.groups.items
+
+    @property
+    def lane_axis(self) -> LaneAxis:
+        return self.groups.axis
+
+    @property
+    def collapsed(self) -> set[int]:
+        return self.groups.collapsed
+
+    @property
+    def collapsed_changed(self) -> Signal:
+        return self.groups.collapsed_changed
+
+    def set_collapsed(self, track_ids: set[int]) -> None:
+        self.groups.set_collapsed(track_ids)
+
+    def toggle_group(self, track_id: int) -> None:
+        self.groups.toggle(track_id)
+
+    def group_menu(self, track_id: int) -> QMenu:
+        return self.groups.menu(track_id)
+
+    def activate_at(self, y: float) -> None:
+        self.groups.activate_at(y)
+
+    def lanes_tooltip_at(self, frame: int, y: float) -> str:
+        return self.groups.tooltip_at(frame, y)
+
+    def set_track_predictions(self, track_id: int, predictions: TrackPredictions | None) -> None:
+        """A track's probabilities and predicted events for its lane group (None: it has none)."""
+        self.groups.set_predictions(track_id, predictions)
+
     def visible_range(self) -> tuple[float, float]:
         lo, hi = self.probs.viewRange()[0]
         return float(lo), float(hi)
@@ -365,178 +334,8 @@ class Timeline(QWidget):
         active = self.project.active_track
         name = "labels" if active is None or len(self.project.tracks) < 2 else f"▸ {lane_name(active)}"
         self.tracks.getAxis("left").setTicks([[(0.5, name), (1.5, "predicted")]])
-        self._draw_other_tracks()
+        self.groups.redraw(self._frame_count)
         self._on_selection()
-
-    def _draw_other_tracks(self) -> None:
-        """Every track's lane group; with one track there is nothing to group."""
-        for item in self._other_items:
-            self.others.removeItem(item)
-        self._other_items = []
-        self.lane_items = {}
-        tracks = self.project.tracks if len(self.project.tracks) > 1 else []
-        self.lanes = layout_groups(
-            tracks, self.project.active_track_id, self.collapsed, self.track_predictions
-        )
-        self.others.setVisible(bool(tracks))
-        height = int(self.lanes.height * UNIT_PX) + 6 if tracks else 0
-        self.others.setMinimumHeight(height)
-        self.others.setMaximumHeight(height)
-        if not tracks:
-            return
-        classes = self.project.all_classes or self.project.classes
-        colors = {c.id: c.color for c in classes}
-        background = {c.id for c in classes if c.name == BACKGROUND}
-        segments = [*self.state.segments, *self.state.other_segments]
-        for group in self.lanes.groups:
-            self._add_band(group.y0, group.header_y1, "#2c2c2c")
-            if group.active:
-                self._add_band(group.y0, group.y1, "#ffd40026")
-            labels = group.row(RowKind.LABELS)
-            if labels is not None:
-                segs = [s for s in segments if s.track_id == group.track.id]
-                self._add_labels(group.track, labels, segs, colors, background)
-            predictions = self.track_predictions.get(group.track.id)
-            predicted = group.row(RowKind.PREDICTED)
-            if predictions is not None and predicted is not None:
-                spans_item = SpansItem(predicted.y0 + 0.1, predicted.y1 - 0.1)
-                spans_item.set_spans(list(predictions.events), self._frame_count)
-                self._add(spans_item)
-                self.lane_items[(group.track.id, RowKind.PREDICTED)] = spans_item
-            probabilities = group.row(RowKind.PROBABILITIES)
-            if predictions is not None and predictions.scores is not None and probabilities is not None:
-                self._add_curves(predictions, probabilities)
-        self.others.setYRange(0, self.lanes.height, padding=0)
-        ticks = [((g.y0 + g.header_y1) / 2, g.header) for g in self.lanes.groups]
-        self.lane_axis.setTicks([ticks, []])
-
-    def _add(self, item: pg.GraphicsObject) -> None:
-        self.others.addItem(item, ignoreBounds=True)
-        self._other_items.append(item)
-
-    def _add_band(self, y0: float, y1: float, color: str) -> None:
-        band = QGraphicsRectItem(0.0, y0, float(self._frame_count), y1 - y0)
-        band.setPen(QPen(Qt.PenStyle.NoPen))
-        band.setBrush(QBrush(QColor(color)))
-        band.setZValue(-10)
-        self._add(band)
-
-    def _add_labels(
-        self,
-        track: Track,
-        row: LaneRow,
-        segs: list[Segment],
-        colors: dict[int, str],
-        background: set[int],
-    ) -> None:
-        if track.point:  # one tick per event
-            ticks = pg.ScatterPlotItem(
-                x=[s.start_frame + 0.5 for s in segs],
-                y=[(row.y0 + row.y1) / 2] * len(segs),
-                symbol="|",
-                size=[14] * len(segs),
-                pen=[pg.mkPen(colors.get(s.class_id, "#888888"), width=2) for s in segs],
-                brush=None,
-            )
-            self._add(ticks)
-            self.lane_items[(track.id, RowKind.LABELS)] = ticks
-            return
-        spans_item = SpansItem(row.y0 + 0.1, row.y1 - 0.1)
-        spans_item.set_spans(
-            [
-                Span(
-                    s.start_frame,
-                    s.end_frame,
-                    colors.get(s.class_id, "#888888"),
-                    s.source is SegmentSource.ACCEPTED,
-                    s.class_id in background,
-                )
-                for s in segs
-            ],
-            self._frame_count,
-        )
-        self._add(spans_item)
-        self.lane_items[(track.id, RowKind.LABELS)] = spans_item
-
-    def _add_curves(self, predictions: TrackPredictions, row: LaneRow) -> None:
-        scores = predictions.scores
-        if scores is None:
-            return
-        x = np.arange(scores.shape[0], dtype=np.float64)
-        for index in range(scores.shape[1]):
-            if index == predictions.background_index:
-                continue
-            y = row.y1 - 0.05 - scores[:, index] * (row.y1 - row.y0 - 0.1)  # y grows downwards
-            curve = pg.PlotDataItem(x, y, pen=pg.mkPen(predictions.colors[index], width=1), connect="finite")
-            self._add(curve)
-
-    def set_track_predictions(self, track_id: int, predictions: TrackPredictions | None) -> None:
-        """A track's probabilities and predicted events on the open video (None: it has none)."""
-        if predictions is None:
-            self.track_predictions.pop(track_id, None)
-        else:
-            self.track_predictions[track_id] = predictions
-        self._draw_other_tracks()
-
-    def set_collapsed(self, track_ids: set[int]) -> None:
-        self.collapsed = set(track_ids)
-        self._draw_other_tracks()
-
-    def toggle_group(self, track_id: int) -> None:
-        """Collapse or expand a track's lane group (remembered per project)."""
-        self.collapsed ^= {track_id}
-        self._draw_other_tracks()
-        self.collapsed_changed.emit()
-
-    def header_at(self, y: float) -> int | None:
-        found = self.lanes.at(y)
-        return found[0].track.id if found is not None and found[1] else None
-
-    def toggle_group_at(self, y: float) -> None:
-        track_id = self.header_at(y)
-        if track_id is not None:
-            self.toggle_group(track_id)
-
-    def activate_at(self, y: float) -> None:
-        """A click on a track's lanes makes it the active track."""
-        found = self.lanes.at(y)
-        if found is not None:
-            self.project.set_active_track(found[0].track.id)
-
-    def drop_group(self, track_id: int, y: float) -> None:
-        """A header dropped on another group moves its track there."""
-        found = self.lanes.at(y)
-        if found is None:
-            to = len(self.lanes.groups) - 1 if y > 0 else 0
-        else:
-            to = self.lanes.index(found[0].track.id)
-        delta = to - self.lanes.index(track_id)
-        if delta:
-            self.project.move_track(track_id, delta)
-
-    def _header_clicked(self, y: float, right: bool) -> None:
-        if right:
-            self.group_menu_at(y)
-        else:
-            self.toggle_group_at(y)
-
-    def group_menu(self, track_id: int) -> QMenu:
-        """Make active, collapse or expand, move up or down: what a track's header offers."""
-        menu = QMenu(self)
-        index = self.lanes.index(track_id)
-        group = self.lanes.groups[index]
-        menu.addAction("Make active", lambda: self.project.set_active_track(track_id))
-        menu.addAction("Expand" if group.collapsed else "Collapse", lambda: self.toggle_group(track_id))
-        up = menu.addAction("Move up", lambda: self.project.move_track(track_id, -1))
-        down = menu.addAction("Move down", lambda: self.project.move_track(track_id, 1))
-        up.setEnabled(index > 0)
-        down.setEnabled(index < len(self.lanes.groups) - 1)
-        return menu
-
-    def group_menu_at(self, y: float) -> None:
-        found = self.lanes.at(y)
-        if found is not None:
-            self.group_menu(found[0].track.id).popup(QCursor.pos())
 
     def _on_predictions(self) -> None:
         preds = self.state.predictions
@@ -615,6 +414,41 @@ class Timeline(QWidget):
         self._syncing = False
 
     # --- gestures → hub ---------------------------------------------------------------------------
+
+    def tooltip_at(self, frame: int, lane: Lane) -> str:
+        """What the active track's label (or the predicted event) under the mouse is."""
+        if lane is Lane.LABELS:
+            segment = editing.segment_at(self.state.segments, frame)
+            return "" if segment is None else notes_text(segment)
+        return ""
+
+    def show_tip(self, text: str) -> None:
+        if self.view.toolTip() != text:
+            self.view.setToolTip(text)
+
+    def label_menu_at(self, frame: int) -> None:
+        segment = self.state.select_segment_at(frame)
+        if segment is not None:
+            self.label_menu(segment).popup(QCursor.pos())
+
+    def label_menu(self, segment: Segment) -> QMenu:
+        menu = QMenu(self)
+        menu.addAction("Modifiers and comment…", lambda: self.edit_notes(segment))
+        return menu
+
+    def edit_notes(self, segment: Segment) -> bool:
+        """The small editor for a label's modifiers and comment; OK saves them as one undo step."""
+        dialog = NotesDialog(segment, self.project.class_by_id(segment.class_id), self)
+        if not dialog.exec():
+            return False
+        return self.state.set_notes(segment, dialog.modifiers(), dialog.comment_text())
+
+    def edit_selected_notes(self) -> bool:
+        segment = self.state.selected_segment() or editing.segment_at(self.state.segments, self.state.frame)
+        if segment is None:
+            self.state.message.emit("Select a label to give it modifiers or a comment.")
+            return False
+        return self.edit_notes(segment)
 
     def clicked(self, frame: int, lane: Lane) -> None:
         self.state.set_frame(frame)

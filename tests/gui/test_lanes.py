@@ -14,7 +14,7 @@ from core.store import Store
 from gui.dialogs.import_labels import ImportDialog
 from gui.widgets.lanes import RowKind
 from tests.gui.conftest import click, drag, open_video
-from tests.tracks_sources import BORIS_TRACKS, FPS, FRAMES, write_boris_project
+from tests.tracks_sources import BORIS_TRACKS, EAF_TRACKS, FPS, FRAMES, write_boris_project, write_eaf
 from tests.videos import write_mjpeg_avi
 
 
@@ -39,17 +39,21 @@ def _viewport(window: Any) -> Any:
     return window.timeline.view.viewport()
 
 
-def _imported(qtbot: Any, window: Any, tmp_path: Path) -> Path:
+def _imported(qtbot: Any, window: Any, tmp_path: Path, eaf: bool = False) -> Path:
+    """A label file imported through the app's dialog, as File › Import labels… does."""
     clip = write_mjpeg_avi(tmp_path / "two mice.avi", FRAMES, size=(112, 112), fps=FPS)
     open_video(qtbot, window, clip)
-    dialog = ImportDialog(window.project.store, [write_boris_project(clip, tmp_path / "mice.boris")])
+    source = (
+        write_eaf(clip, tmp_path / "mice.eaf") if eaf else write_boris_project(clip, tmp_path / "m.boris")
+    )
+    dialog = ImportDialog(window.project.store, [source])
     qtbot.addWidget(dialog)
     dialog.create_classes.setChecked(True)
     assert dialog.import_button.isEnabled()
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     assert dialog.result is not None
     window.project.labels_imported(dialog.result.summary())
-    qtbot.waitUntil(lambda: len(window.project.tracks) == 1 + len(BORIS_TRACKS))
+    qtbot.waitUntil(lambda: len(window.project.tracks) == 1 + len(EAF_TRACKS if eaf else BORIS_TRACKS))
     return clip
 
 
@@ -77,6 +81,20 @@ def test_an_imported_boris_project_shows_a_lane_group_per_track(
     timeline.set_collapsed(set())
     window._restore_lanes()  # what opening the project again does
     assert timeline.collapsed == {head.track.id}
+
+
+def test_an_imported_eaf_shows_a_lane_group_per_tier(
+    qtbot: Any, window: Any, store: Store, tmp_path: Path
+) -> None:
+    _imported(qtbot, window, tmp_path, eaf=True)
+    names = [t.name for t in store.tracks.list()]
+    subjects = {"body": "ann", "gaze": "bob", "clicks": "ann"}
+    assert _headers(window) == [
+        "▾ ● behaviour",
+        *(f"▾ {n} ({subjects[n]}){' ·' if n == 'clicks' else ''}" for n in names[1:]),
+    ]
+    for name, (_kind, _subject, labels) in EAF_TRACKS.items():
+        assert _lane(window, name) == [(s, e) for _c, s, e in labels], name
 
 
 def test_moving_a_track_by_menu_or_header_drag_is_one_undo_step(
