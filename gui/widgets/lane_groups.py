@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QCursor, QPen
+from PySide6.QtGui import QBrush, QColor, QCursor, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QMenu, QWidget
 
 from core.labels import editing
@@ -22,6 +22,7 @@ from core.store.records import BACKGROUND, Segment, SegmentSource, Track
 from gui.dialogs.notes import notes_text
 from gui.state import CurrentVideo, ProjectState
 from gui.widgets.lanes import (
+    AXIS_PX,
     UNIT_PX,
     LaneAxis,
     LaneLayout,
@@ -32,6 +33,8 @@ from gui.widgets.lanes import (
 )
 from gui.widgets.seek_box import SeekViewBox
 from gui.widgets.segment_items import Span, SpansItem
+
+ACTIVE_BAND = QColor(255, 212, 0, 38)  # the playhead's yellow, faint
 
 
 class LanesBox(SeekViewBox):
@@ -122,9 +125,9 @@ class LaneGroups(QObject):
         background = {c.id for c in classes if c.name == BACKGROUND}
         segments = [*self.state.segments, *self.state.other_segments]
         for group in self.layout.groups:
-            self._band(group.y0, group.header_y1, "#2c2c2c")
+            self._band(group.y0, group.header_y1, QColor("#2c2c2c"))
             if group.active:
-                self._band(group.y0, group.y1, "#ffd40026")
+                self._band(group.y0, group.y1, ACTIVE_BAND)
             labels = group.row(RowKind.LABELS)
             if labels is not None:
                 segs = [s for s in segments if s.track_id == group.track.id]
@@ -140,16 +143,23 @@ class LaneGroups(QObject):
             if found is not None and found.scores is not None and probabilities is not None:
                 self._curves(found, probabilities)
         self.plot.setYRange(0, self.layout.height, padding=0)
-        self.axis.setTicks([[((g.y0 + g.header_y1) / 2, g.header) for g in self.layout.groups], []])
+        # pyqtgraph drops a label wider than its axis: elide long names instead.
+        metrics = QFontMetrics(self.axis.style["tickFont"] or self.axis.font())
+        room = AXIS_PX - 14  # the tick and the text's offset
+        ticks = [
+            ((g.y0 + g.header_y1) / 2, metrics.elidedText(g.header, Qt.TextElideMode.ElideRight, room))
+            for g in self.layout.groups
+        ]
+        self.axis.setTicks([ticks, []])
 
     def _add(self, item: pg.GraphicsObject) -> None:
         self.plot.addItem(item, ignoreBounds=True)
         self._drawn.append(item)
 
-    def _band(self, y0: float, y1: float, color: str) -> None:
+    def _band(self, y0: float, y1: float, color: QColor) -> None:
         band = QGraphicsRectItem(0.0, y0, float(self._frame_count), y1 - y0)
         band.setPen(QPen(Qt.PenStyle.NoPen))
-        band.setBrush(QBrush(QColor(color)))
+        band.setBrush(QBrush(color))
         band.setZValue(-10)
         self._add(band)
 

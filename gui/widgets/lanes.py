@@ -23,6 +23,8 @@ HEADER = 0.9
 ROW_HEIGHT = {"probabilities": 1.6, "predicted": 0.8, "labels": 1.0}
 GAP = 0.15
 UNIT_PX = 18
+AXIS_PX = 120
+"""Width of the timeline's lane names; a longer name is elided."""
 
 
 class RowKind(StrEnum):

@@ -25,6 +25,7 @@ from gui.dialogs.notes import NotesDialog, notes_text
 from gui.state import CurrentVideo, ProjectState
 from gui.widgets.lane_groups import LaneGroups
 from gui.widgets.lanes import (
+    AXIS_PX,
     LaneAxis,
     LaneLayout,
     RowKind,
@@ -201,7 +202,7 @@ class Timeline(QWidget):
         self.overview.addItem(self.window_region)
 
         for plot in (self.probs, self.tracks, self.others, self.overview):
-            plot.getAxis("left").setWidth(96)
+            plot.getAxis("left").setWidth(AXIS_PX)
             plot.hideButtons()  # pyqtgraph's "A" (auto-range): Ctrl+0 shows the whole video
         self.view.ci.layout.setRowStretchFactor(0, 5)
         self.view.ci.layout.setRowStretchFactor(1, 3)
@@ -332,7 +333,7 @@ class Timeline(QWidget):
         self.label_spans.set_spans(spans, self._frame_count)
         self.overview_labels.set_spans(spans, self._frame_count)
         active = self.project.active_track
-        name = "labels" if active is None or len(self.project.tracks) < 2 else f"▸ {lane_name(active)}"
+        name = "labels" if active is None or len(self.project.tracks) < 2 else f"✎ {lane_name(active)}"
         self.tracks.getAxis("left").setTicks([[(0.5, name), (1.5, "predicted")]])
         self.groups.redraw(self._frame_count)
         self._on_selection()

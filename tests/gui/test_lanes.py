@@ -141,14 +141,18 @@ def test_painting_trims_within_a_track_and_never_across(
     vid = window.current.video.id
     timeline, port = window.timeline, _viewport(window)
     window.project.set_current_class(walk.id)
-    drag(port, timeline.viewport_point(2, Lane.LABELS), timeline.viewport_point(20, Lane.LABELS))
+    drag(port, timeline.viewport_point(2.5, Lane.LABELS), timeline.viewport_point(20.5, Lane.LABELS))
     window.project.set_current_class(rest.id)
-    drag(port, timeline.viewport_point(30, Lane.LABELS), timeline.viewport_point(15, Lane.LABELS))
+    drag(port, timeline.viewport_point(30.5, Lane.LABELS), timeline.viewport_point(15.5, Lane.LABELS))
     assert _labels(store.segments.list(vid)) == [("walk", 2, 15), ("rest", 15, 31)]  # trimmed in its track
 
     window.project.set_active_track(head.id)
     window.project.set_current_class(sniff.id)
-    drag(port, timeline.viewport_point(0, Lane.LABELS), timeline.viewport_point(TINY_FRAMES - 1, Lane.LABELS))
+    drag(
+        port,
+        timeline.viewport_point(0.5, Lane.LABELS),
+        timeline.viewport_point(TINY_FRAMES - 0.5, Lane.LABELS),
+    )
     assert _labels(store.segments.list(vid, track_id=head.id)) == [("sniff", 0, TINY_FRAMES)]
     assert _labels(store.segments.list(vid)) == [
         ("walk", 2, 15),
