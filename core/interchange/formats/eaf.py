@@ -36,6 +36,8 @@ LINGUISTIC_TYPE = "default-lt"
 MODIFIERS_TYPE, COMMENT_TYPE = "modifiers-lt", "comment-lt"
 """The linguistic types of the dependent tiers carrying a label's modifiers and its comment."""
 MODIFIER_SEPARATOR = "|"
+TRACKS_PROPERTY = "c3d-labeller:tiers-are-tracks"
+"""A header property saying every tier is a track, so a file with one tier keeps its track."""
 
 
 class ElanEaf:
@@ -72,8 +74,16 @@ class ElanEaf:
                 slots[slot.get("TIME_SLOT_ID", "")] = int(value)
         tiers = list(root.iterfind("TIER"))
         modifiers, comments = _dependent_values(root)
-        lanes = [t for t in tiers if _is_track_tier(t)]
-        with_tracks = len(lanes) > 1 or any(t.get("PARTICIPANT") for t in lanes)
+        marked = any(
+            p.get("NAME") == TRACKS_PROPERTY and (p.text or "").strip() == "true"
+            for p in root.iterfind("HEADER/PROPERTY")
+        )
+        lanes = [
+            t
+            for t in tiers
+            if (marked and t.find("ANNOTATION/ALIGNABLE_ANNOTATION") is not None) or _is_track_tier(t)
+        ]
+        with_tracks = marked or len(lanes) > 1 or any(t.get("PARTICIPANT") for t in lanes)
         for tier in tiers:
             tier_id = tier.get("TIER_ID", "")
             track = tier_id if with_tracks and tier in lanes else None
@@ -132,6 +142,8 @@ def document(item: VideoLabels) -> ET.Element:
     times = sorted({_ms(item, f) for s in item.segments for f in (s.start_frame, _last(s))})
     slot_id = {ms: f"ts{i + 1}" for i, ms in enumerate(times)}
     last_used = ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"})
+    if any(s.track is not None for s in item.segments):  # even one tier is then a track
+        ET.SubElement(header, "PROPERTY", {"NAME": TRACKS_PROPERTY}).text = "true"
     order = ET.SubElement(root, "TIME_ORDER")
     for ms in times:
         ET.SubElement(order, "TIME_SLOT", {"TIME_SLOT_ID": slot_id[ms], "TIME_VALUE": str(ms)})

@@ -68,7 +68,7 @@ class LabelStudioJson:
                         _add(parsed, ref, result, f"{where}.{key}[{a}].result[{r}]", extras)
                 if found:
                     break
-        _split_tracks(parsed)
+        _split_tracks(parsed, any(_marked(entry) for entry in doc))
         return parsed
 
 
@@ -116,7 +116,15 @@ def _results(spans: Sequence[Any]) -> list[dict[str, Any]]:
         }
         if seg.score is not None:
             result["score"] = round(float(seg.score), 6)
-        meta = {k: v for k, v in (("subject", seg.subject), ("point", seg.point or None)) if v}
+        meta = {
+            k: v
+            for k, v in (
+                ("track", seg.track is not None or None),
+                ("subject", seg.subject),
+                ("point", seg.point or None),
+            )
+            if v
+        }
         if meta:
             result["meta"] = meta
         results.append(result)
@@ -167,9 +175,23 @@ def _video(data: dict[str, Any]) -> VideoRef:
     return VideoRef(path=local, content_hash=digest, name=name)
 
 
-def _split_tracks(parsed: ParsedFile) -> None:
-    """Several controls in one file: each is a track (one control is the default track)."""
-    if len({s.track for s in parsed.spans}) < 2:
+def _marked(entry: object) -> bool:
+    """Whether a task's results say their controls are tracks (our export writes ``meta.track``)."""
+    if not isinstance(entry, dict):
+        return False
+    for key in ("annotations", "predictions"):
+        for ann in entry.get(key) or []:
+            for result in (ann.get("result") or []) if isinstance(ann, dict) else []:
+                meta = result.get("meta") if isinstance(result, dict) else None
+                if isinstance(meta, dict) and meta.get("track") is True:
+                    return True
+    return False
+
+
+def _split_tracks(parsed: ParsedFile, marked: bool = False) -> None:
+    """Several controls in one file: each is a track; one control is the default track unless
+    our own export marked it as a track (``meta.track``)."""
+    if len({s.track for s in parsed.spans}) < 2 and not marked:
         parsed.spans = [replace(s, track=None, subject=None) for s in parsed.spans]
 
 
