@@ -113,6 +113,23 @@ def write_boris_project(video: Path, out: Path) -> Path:
     return out
 
 
+def boris_project_summary(path: Path) -> tuple[list[tuple[object, ...]], set[tuple[str, ...]], set[str]]:
+    """A BORIS project as BORIS shows it: every event row (time to the millisecond, subject,
+    behaviour, modifiers, comment, frame), the ethogram (code, type, category, exclusions)
+    and the subjects."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    events = sorted(
+        (round(float(e[0]), 3), e[1], e[2], e[3], e[4], e[5])
+        for obs in doc["observations"].values()
+        for e in obs["events"]
+    )
+    ethogram = {
+        (b["code"], b["type"], b["category"], ",".join(sorted(filter(None, b["excluded"].split(",")))))
+        for b in doc["behaviors_conf"].values()
+    }
+    return events, ethogram, {s["name"] for s in doc["subjects_conf"].values()}
+
+
 def boris_expected_rows() -> list[tuple[str, ...]]:
     """Every event as the exported aggregated table must state it."""
     return sorted(

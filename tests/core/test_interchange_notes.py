@@ -12,12 +12,12 @@ import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.interchange.export import dropped_notes, export_labels
 from core.interchange.formats import FORMATS, Span, VideoLabels
-from core.interchange.formats.groups import track_name
+from core.interchange.formats.groups import subject_and_category, track_name
 from core.interchange.frames import span_frames
 from core.store.classes import name_key
 from core.store.records import BACKGROUND
@@ -114,6 +114,7 @@ def _rows(spans: list[Span]) -> list[Row]:
 
 
 def _read_back(fmt_name: str, spans: list[Span], folder: Path) -> list[Row]:
+    """Export to ``folder`` (or to that file, when it has a suffix) and read every file back."""
     fmt = FORMATS[fmt_name]
     got: list[Row] = []
     for path in export_labels([VideoLabels(VIDEO, tuple(spans))], fmt, folder):
@@ -161,6 +162,21 @@ def test_tracks_points_modifiers_and_comments_survive_a_round_trip(
 def test_boris_keeps_subjects_groups_points_modifiers_and_comments(spans: list[Span], tmp_path: Path) -> None:
     folder = tmp_path / f"boris-{abs(hash(tuple(spans)))}"
     assert _read_back("boris", spans, folder) == _expected("boris", spans)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spans=labelled(boris=True))
+def test_a_boris_project_export_reads_back_the_same(spans: list[Span], tmp_path: Path) -> None:
+    """BORIS knows a behaviour by its code: one class name, one category and kind."""
+    kinds: dict[str, set[tuple[str, bool]]] = {}
+    for s in spans:
+        kinds.setdefault(s.class_name, set()).add(
+            (subject_and_category(s.track, s.subject, s.point)[1], s.point)
+        )
+    assume(all(len(k) == 1 for k in kinds.values()))
+    out = tmp_path / f"boris-{abs(hash(tuple(spans)))}" / "labels.boris"
+    out.parent.mkdir(exist_ok=True)
+    assert _read_back("boris", spans, out) == _expected("boris", spans)
 
 
 def test_activitynet_says_it_drops_modifiers_and_comments() -> None:

@@ -18,6 +18,7 @@ from tests.tracks_sources import (
     FPS,
     FRAMES,
     boris_expected_rows,
+    boris_project_summary,
     boris_table_rows,
     eaf_annotations,
     write_boris_project,
@@ -83,6 +84,9 @@ def test_a_boris_project_imports_into_tracks_trains_and_exports_back_equal(
     back = tmp_path / "back.tsv"
     _run(capsys, db_url, "export", "--format", "boris", "--out", str(back))
     assert boris_table_rows(back) == boris_expected_rows()
+    project = tmp_path / "back.boris"  # and as a project BORIS opens
+    _run(capsys, db_url, "export", "--format", "boris", "--out", str(project))
+    assert boris_project_summary(project) == boris_project_summary(source)
 
 
 def test_an_eaf_with_three_tiers_imports_into_tracks_trains_and_exports_back_equal(
