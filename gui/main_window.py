@@ -485,7 +485,8 @@ class MainWindow(QMainWindow):
     def export(self, whole_project: bool) -> None:
         """Export starts in the folder of the last export, else the user's documents; never in
         the working directory or the store's folder."""
-        filters = ";;".join(f"{name} (*{w.suffix})" for name, w in WRITERS.items())
+        also = {"boris": " *.boris"}  # a .boris name writes a BORIS project instead of its table
+        filters = ";;".join(f"{name} (*{w.suffix}{also.get(name, '')})" for name, w in WRITERS.items())
         documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         folder = str(self.settings.value("export/folder", "") or documents or Path.home())
         out, chosen = file_dialogs.save_file(self, "Export labels", folder, filters)
