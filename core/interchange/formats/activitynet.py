@@ -85,8 +85,16 @@ class ActivityNetJson:
 _SECTIONS = frozenset({"database", "results"})
 
 
+def names_tracks(items: Sequence[VideoLabels]) -> bool:
+    """Whether annotations say their track ("track", null for none): with tracks, or when a class
+    name holds a "/" that would otherwise read as ``track/class``. Plain files stay plain."""
+    spans = [s for item in items for s in item.segments]
+    return any(s.track is not None or "/" in s.class_name for s in spans)
+
+
 def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict[str, Any]:
     database: dict[str, Any] = {}
+    tracked = names_tracks(items)
     labels: set[str] = set()
     for item in items:
         annotations = []
@@ -101,8 +109,9 @@ def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict
                 ],
                 "label": label_of(seg),
                 "frames": [seg.start_frame, seg.end_frame],
-                "track": seg.track,
             }
+            if tracked:
+                annotation["track"] = seg.track
             if seg.point:
                 annotation["point"] = True
             if seg.subject:
@@ -126,6 +135,7 @@ def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict
 def results(items: Sequence[VideoLabels]) -> dict[str, Any]:
     """The detection-results layout ActivityNet's evaluation reads."""
     found: dict[str, Any] = {}
+    tracked = names_tracks(items)
     for item in items:
         found[video_key(item, found)] = [
             {
@@ -133,7 +143,7 @@ def results(items: Sequence[VideoLabels]) -> dict[str, Any]:
                 "score": round(float(seg.score if seg.score is not None else 1.0), 6),
                 "segment": [round(item.seconds(seg.start_frame), 6), round(item.seconds(seg.end_frame), 6)],
                 "frames": [seg.start_frame, seg.end_frame],
-                "track": seg.track,
+                **({"track": seg.track} if tracked else {}),
             }
             for seg in item.segments
             if seg.class_name != BACKGROUND
