@@ -103,3 +103,20 @@ def test_the_track_manager_adds_renames_and_deletes_tracks_undoably(
     window.actions_by_name["undo"].trigger()
     assert [t.name for t in store.tracks.list()] == ["behaviour", "mouse two"]
     assert store.classes.by_name("walk").id == walk.id  # type: ignore[union-attr]
+
+
+def test_the_track_manager_moves_tracks_and_lists_modifiers(qtbot: Any, window: Any, store: Store) -> None:
+    from gui.dialogs.tracks import TracksDialog
+
+    store.classes.add("walk", modifiers=["fast", "slow"])
+    store.tracks.add("head")
+    window.project.refresh_classes()
+    dialog = TracksDialog(window.project, window)
+    qtbot.addWidget(dialog)
+    assert dialog.table.item(0, 3).text() == "background, walk (fast, slow)"
+    dialog.table.selectRow(1)
+    dialog.move(-1)
+    assert [t.name for t in store.tracks.list()] == ["head", "behaviour"]
+    assert dialog.table.item(0, 0).text() == "head" and dialog.table.currentRow() == 0
+    window.actions_by_name["undo"].trigger()
+    assert [t.name for t in store.tracks.list()] == ["behaviour", "head"]
