@@ -159,3 +159,30 @@ def test_painting_trims_within_a_track_and_never_across(
         ("rest", 15, 31),
     ]  # another track: untouched
     assert _lane(window, "behaviour") == [(2, 15), (15, 31)]
+
+
+def test_a_tracks_predictions_get_probability_and_event_rows_in_its_group(
+    qtbot: Any, window: Any, store: Store, tiny_video: Path
+) -> None:
+    """The slot per-track predictions use: a group grows the two rows, and loses them again."""
+    import numpy as np
+
+    from gui.widgets.lanes import TrackPredictions
+    from gui.widgets.segment_items import Span
+
+    head = store.tracks.add("head")
+    store.classes.add("sniff", track_id=head.id)
+    window.project.refresh_classes()
+    open_video(qtbot, window, tiny_video)
+    timeline = window.timeline
+    scores = np.zeros((40, 2), dtype=np.float32)
+    scores[10:20, 1] = 0.9
+    timeline.set_track_predictions(
+        head.id, TrackPredictions(scores, ("#808080", "#ff0000"), 0, (Span(10, 20, "#ff0000"),))
+    )
+    group = next(g for g in timeline.lanes.groups if g.track.id == head.id)
+    assert [r.kind for r in group.rows] == [RowKind.PROBABILITIES, RowKind.PREDICTED, RowKind.LABELS]
+    assert [(s.start, s.end) for s in timeline.lane_items[(head.id, RowKind.PREDICTED)]._spans] == [(10, 20)]
+    timeline.set_track_predictions(head.id, None)
+    group = next(g for g in timeline.lanes.groups if g.track.id == head.id)
+    assert [r.kind for r in group.rows] == [RowKind.LABELS]
