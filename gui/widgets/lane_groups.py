@@ -18,7 +18,8 @@ from PySide6.QtGui import QBrush, QColor, QCursor, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QMenu, QWidget
 
 from core.labels import editing
-from core.store.records import BACKGROUND, Segment, SegmentSource, Track
+from core.store.classes import PALETTE
+from core.store.records import BACKGROUND, LabelClass, Segment, SegmentSource, Track
 from gui.dialogs.notes import notes_text
 from gui.state import CurrentVideo, ProjectState
 from gui.widgets.lanes import (
@@ -113,14 +114,15 @@ class LaneGroups(QObject):
             self.plot.removeItem(item)
         self._drawn, self.items = [], {}
         tracks = self.project.tracks if len(self.project.tracks) > 1 else []
-        self.layout = layout_groups(tracks, self.project.active_track_id, self.collapsed, self.predictions)
+        classes = self.project.all_classes or self.project.classes
+        predictions = {**self._heads_events(tracks, classes), **self.predictions}
+        self.layout = layout_groups(tracks, self.project.active_track_id, self.collapsed, predictions)
         self.plot.setVisible(bool(tracks))
         height = int(self.layout.height * UNIT_PX) + 6 if tracks else 0
         self.plot.setMinimumHeight(height)
         self.plot.setMaximumHeight(height)
         if not tracks:
             return
-        classes = self.project.all_classes or self.project.classes
         colors = {c.id: c.color for c in classes}
         background = {c.id for c in classes if c.name == BACKGROUND}
         segments = [*self.state.segments, *self.state.other_segments]
@@ -132,13 +134,10 @@ class LaneGroups(QObject):
             if labels is not None:
                 segs = [s for s in segments if s.track_id == group.track.id]
                 self._labels(group.track, labels, segs, colors, background)
-            found = self.predictions.get(group.track.id)
+            found = predictions.get(group.track.id)
             predicted = group.row(RowKind.PREDICTED)
             if found is not None and predicted is not None:
-                events = SpansItem(predicted.y0 + 0.1, predicted.y1 - 0.1)
-                events.set_spans(list(found.events), self._frame_count)
-                self._add(events)
-                self.items[(group.track.id, RowKind.PREDICTED)] = events
+                self._events(group.track, predicted, found)
             probabilities = group.row(RowKind.PROBABILITIES)
             if found is not None and found.scores is not None and probabilities is not None:
                 self._curves(found, probabilities)
@@ -192,6 +191,39 @@ class LaneGroups(QObject):
             )
         self._add(item)
         self.items[(track.id, RowKind.LABELS)] = item
+
+    def _heads_events(self, tracks: list[Track], classes: list[LabelClass]) -> dict[int, TrackPredictions]:
+        """The other tracks' predicted events the open video's analysis gave (each track's head),
+        coloured as their classes."""
+        out: dict[int, TrackPredictions] = {}
+        for track in tracks:
+            found = self.state.other_events.get(track.id)
+            if not found:
+                continue
+            names, events = found
+            by_name = {c.name.casefold(): c.color for c in classes if c.track_id == track.id}
+            colours = tuple(by_name.get(n.casefold(), PALETTE[i % len(PALETTE)]) for i, n in enumerate(names))
+            spans = tuple(Span(e.start_frame, e.end_frame, colours[e.class_index]) for e in events)
+            out[track.id] = TrackPredictions(None, colours, None, spans)
+        return out
+
+    def _events(self, track: Track, row: LaneRow, found: TrackPredictions) -> None:
+        """Predicted events: spans, or hollow ticks on a point track."""
+        item: pg.GraphicsObject
+        if track.point:
+            item = pg.ScatterPlotItem(
+                x=[e.start + 0.5 for e in found.events],
+                y=[(row.y0 + row.y1) / 2] * len(found.events),
+                symbol="t",
+                size=[9] * len(found.events),
+                brush=None,
+                pen=[pg.mkPen(e.color) for e in found.events],
+            )
+        else:
+            item = SpansItem(row.y0 + 0.1, row.y1 - 0.1)
+            item.set_spans(list(found.events), self._frame_count)
+        self._add(item)
+        self.items[(track.id, RowKind.PREDICTED)] = item
 
     def _curves(self, found: TrackPredictions, row: LaneRow) -> None:
         scores = found.scores

@@ -377,6 +377,7 @@ class Timeline(QWidget):
         ]
         self.event_spans.set_spans(spans, self._frame_count)
         self.overview_events.set_spans(spans, self._frame_count)
+        self.groups.redraw()  # the other tracks' predicted events came with this reload
         self._on_selection()
 
     def _on_selection(self) -> None:
