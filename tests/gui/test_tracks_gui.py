@@ -168,6 +168,14 @@ def test_each_track_shows_its_heads_predictions_and_shift_a_accepts_the_active_o
     names, flashes = current.other_events[light.id]
     assert names == ("background", "flash") and [e.start_frame for e in flashes] == [0]
     assert [(e.start_frame, e.end_frame) for e in current.other_events[onsets.id][1]] == [(16, 17)]
+    # … and the lane groups draw them in each track's predicted row (a point track's as ticks).
+    from gui.widgets.lanes import RowKind
+
+    items = window.timeline.lane_items
+    assert [(x.start, x.end) for x in items[(light.id, RowKind.PREDICTED)]._spans] == [
+        (e.start_frame, e.end_frame) for e in flashes
+    ]
+    assert list(items[(onsets.id, RowKind.PREDICTED)].getData()[0]) == [16.5]
 
     window.actions_by_name["next_track"].trigger()  # light: its head fills the probabilities lane
     qtbot.waitUntil(lambda: current.predictions is not None and current.predictions.track == "light")
