@@ -90,3 +90,16 @@ def events_for(
     background = preds.background_index
     skip = frozenset() if background is None else frozenset({background})
     return predicted_events(preds.frame_scores, params or PostprocessParams(), skip_classes=skip)
+
+
+def track_events(
+    store: Store, video: Video, track_id: int, track: str
+) -> tuple[tuple[str, ...], list[PredictedEvent]] | None:
+    """A track's predicted events on a video, post-processed with that track's saved settings
+    (what the app draws for every track but the active one); None before any analysis."""
+    from core.analysis.postprocess_settings import load_params
+
+    preds = load_predictions(store, video, track=track)
+    if preds is None:
+        return None
+    return preds.class_names, events_for(preds, load_params(store, preds.class_names, track_id))

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.analysis.postprocess import PostprocessParams, PredictedEvent
 from core.analysis.postprocess_settings import load_params, save_params
-from core.analysis.predictions import VideoPredictions, events_for, load_predictions
+from core.analysis.predictions import VideoPredictions, events_for, load_predictions, track_events
 from core.labels import editing
 from core.labels.overview import ensure_indexed
 from core.media.timebase import frame_to_seconds, seconds_to_frame
@@ -219,7 +219,7 @@ class CurrentVideo(QObject):
         if video is not None:
             for other in self.project.tracks:
                 if other.id != self._track_id:
-                    found = self.project.guard(lambda t=other: _track_events(store, video, t.id, t.name))
+                    found = self.project.guard(lambda t=other: track_events(store, video, t.id, t.name))
                     if found is not None:
                         self.other_events[other.id] = found
         self.recompute_events()
@@ -424,20 +424,9 @@ class CurrentVideo(QObject):
         if video is None or preds is None or not events:
             self.message.emit("No predicted events to accept there.")
             return
-        project, seen = self.project.project, list(self.segments)
-        self._edit(
-            lambda: actions.accept(
-                project,
-                video.id,
-                events,
-                preds.class_names,
-                start,
-                end,
-                fill_unlabelled_only,
-                seen,
-                self._track_id,
-            )
-        )
+        project, seen, names = self.project.project, list(self.segments), preds.class_names
+        track, only = self._track_id, fill_unlabelled_only
+        self._edit(lambda: actions.accept(project, video.id, events, names, start, end, only, seen, track))
 
     def accept_selected_event(self) -> None:
         event = self.selected_event
@@ -454,13 +443,3 @@ class CurrentVideo(QObject):
 
     def analyse(self, video_ids: list[int], stride: int = 8, batch_size: int = 4) -> None:
         self.runner.analyse(self.project.store, video_ids, stride, batch_size)
-
-
-def _track_events(
-    store: Store, video: Video, track_id: int, track: str
-) -> tuple[tuple[str, ...], list[PredictedEvent]] | None:
-    """A non-active track's predicted events, post-processed with that track's settings."""
-    preds = load_predictions(store, video, track=track)
-    if preds is None:
-        return None
-    return preds.class_names, events_for(preds, load_params(store, preds.class_names, track_id))
