@@ -31,7 +31,7 @@ from core.analysis.inference import eta_seconds
 from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
 from core.cluster.chunks import DEFAULT_CHUNK_WINDOWS, Chunk, plan_video
-from core.cluster.worker import ChunkWorker
+from core.cluster.worker import THREAD_ENV_VARS, ChunkWorker, EngineChoice
 from core.errors import Cancelled, ClusterError, VideoError
 from core.learning.feature_cache import LAYERS, FeatureCache, FeatureSink, feature_key
 from core.store import Store
@@ -54,6 +54,8 @@ class ClusterSettings:
     chunk_windows: int = DEFAULT_CHUNK_WINDOWS
     local_cpus: int | None = None  # CPUs a local Ray may use (default: all)
     worker_env: dict[str, str] = field(default_factory=dict)  # environment of the worker processes
+    precision: str = "auto"  # what the user asked; the driver's loaded engine is what it resolved to
+    progress_every_s: float = 1.0  # stored windows are re-counted this often between results
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,19 @@ class ClusterProgress:
         return eta_seconds(self.done, self.total, self.clips_per_s)
 
 
+@dataclass(frozen=True)
+class ChunkStat:
+    """One chunk as its worker reported it: what a benchmark needs to line workers up."""
+
+    pid: int
+    windows: int
+    began_at: float  # wall clock
+    seconds: float
+    cpu_s: float
+    ready_at: float  # when this worker had loaded its model (wall clock)
+    engine: str = ""  # what computed it, e.g. "CPU · OpenVINO fp32"
+
+
 @dataclass
 class ClusterOutcome:
     runs: list[PredictionRun] = field(default_factory=list)
@@ -78,6 +93,9 @@ class ClusterOutcome:
     compute_s: float = 0.0  # from asking the workers to the last result
     workers_ready_s: float = 0.0  # from asking until the first worker had loaded the model
     workers: int = 0
+    engine_label: str = ""
+    asked_at: float = 0.0  # wall clock when the pool was asked
+    chunks: list[ChunkStat] = field(default_factory=list)
 
     @property
     def clips_per_s(self) -> float:
@@ -88,6 +106,39 @@ class ClusterOutcome:
         """Windows per second once a worker was ready: the pool's start-up left out."""
         working = self.compute_s - self.workers_ready_s
         return self.windows_computed / working if working > 0 else 0.0
+
+    @property
+    def all_ready_at(self) -> float:
+        """When the last worker had its model loaded (wall clock)."""
+        return max((c.ready_at for c in self.chunks), default=self.asked_at)
+
+    @property
+    def pool_clips_per_s(self) -> float:
+        """Windows per second while every worker was up: from the last worker's start to the
+        last chunk's end, each chunk counted for the part of it inside that span. Neither
+        Ray's start nor any worker's model loading is in it, so 1 and 2 workers compare."""
+        if not self.chunks:
+            return 0.0
+        start = self.all_ready_at
+        end = max(c.began_at + c.seconds for c in self.chunks)
+        windows = 0.0
+        for c in self.chunks:
+            inside = min(c.began_at + c.seconds, end) - max(c.began_at, start)
+            if c.seconds > 0 and inside > 0:
+                windows += c.windows * inside / c.seconds
+        return windows / (end - start) if end > start else 0.0
+
+    @property
+    def worker_engines(self) -> set[str]:
+        """The engines the workers reported running: the driver's choice, or a GPU's PyTorch."""
+        return {c.engine for c in self.chunks}
+
+    def cpu_s_per_worker(self) -> dict[int, float]:
+        """CPU seconds each worker process spent on its chunks (all threads, decode included)."""
+        out: dict[int, float] = {}
+        for c in self.chunks:
+            out[c.pid] = out.get(c.pid, 0.0) + c.cpu_s
+        return out
 
 
 def resolve_address(value: str | None) -> str:
@@ -200,25 +251,31 @@ def analyse_on_cluster(
     with ray_session(settings.address, settings.local_cpus) as (ray, owned):
         outcome.start_s = time.perf_counter() - began
         workers, use_gpu = _pool_size(ray, settings, len(chunks))
+        if use_gpu and settings.precision == "int8":
+            raise ClusterError("int8 runs on CPU workers through OpenVINO: use --precision fp32 or auto.")
         outcome.workers = workers
+        outcome.engine_label = "GPU · PyTorch" if use_gpu else loaded.engine_label
         dataset = _dataset(ray, store, loaded, settings, chunks, workers, use_gpu)
-        pump = _Pump(dataset)
+        pump = _Pump(dataset, settings.progress_every_s)
         asked = time.perf_counter()
-        asked_wall = time.time()
+        asked_wall = outcome.asked_at = time.time()
         first_ready = float("inf")
+        done_before = done
         yield ClusterProgress(done, total, 0.0, len(videos) - len(plans), len(videos), workers)
         try:
             for row in pump.rows(cancel):
-                outcome.windows_computed += int(row["windows"])
-                first_ready = min(first_ready, float(row["ready_at"]))
-                plan = plans[int(row["video_id"])]
-                plan.chunks_left -= 1
-                if plan.chunks_left == 0:
-                    run = _finish_video(store, loaded, plan, settings.stride)
-                    outcome.runs.append(run)
+                if row is not None:  # a chunk is back (None: time to re-count what is stored)
+                    outcome.windows_computed += int(row["windows"])
+                    first_ready = min(first_ready, float(row["ready_at"]))
+                    outcome.chunks.append(_stat(row))
+                    plan = plans[int(row["video_id"])]
+                    plan.chunks_left -= 1
+                    if plan.chunks_left == 0:
+                        run = _finish_video(store, loaded, plan, settings.stride)
+                        outcome.runs.append(run)
                 done = _stored(store, plans, outcome)
                 elapsed = time.perf_counter() - asked
-                rate = outcome.windows_computed / elapsed if elapsed > 0 else 0.0
+                rate = max(done - done_before, 0) / elapsed if elapsed > 0 else 0.0
                 finished = sum(1 for p in plans.values() if p.chunks_left == 0) + len(videos) - len(plans)
                 total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
                 yield ClusterProgress(done, total, rate, finished, len(videos), workers)
@@ -260,6 +317,18 @@ def run_on_cluster(
             return result
         if on_progress is not None:
             on_progress(p)
+
+
+def _stat(row: dict[str, Any]) -> ChunkStat:
+    return ChunkStat(
+        pid=int(row["pid"]),
+        windows=int(row["windows"]),
+        began_at=float(row["began_at"]),
+        seconds=float(row["seconds"]),
+        cpu_s=float(row["cpu_s"]),
+        ready_at=float(row["ready_at"]),
+        engine=str(row["engine"]),
+    )
 
 
 def _plan(
@@ -363,8 +432,10 @@ def _dataset(
     items = [{"chunk": c.to_json()} for c in chunks]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
     resources: dict[str, Any] = {"num_gpus": 1} if use_gpu else {"num_cpus": settings.threads}
-    if settings.worker_env:
-        resources["runtime_env"] = {"env_vars": dict(settings.worker_env)}
+    env = {} if use_gpu else dict.fromkeys(THREAD_ENV_VARS, str(settings.threads))
+    env.update(settings.worker_env)
+    if env:
+        resources["runtime_env"] = {"env_vars": env}
     return dataset.map_batches(
         ChunkWorker,
         fn_constructor_kwargs={
@@ -375,10 +446,14 @@ def _dataset(
             "batch_size": settings.batch_size,
             "threads": settings.threads,
             "use_gpu": use_gpu,
+            "engine": EngineChoice.of(loaded.engine, store.files_dir, settings.precision),
+            "trunk_hashes": dict(loaded.trunk_hashes),
         },
         batch_size=1,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        # One chunk at a time per worker: a second one queued behind a busy worker would wait
+        # there while another worker idles (Ray's default is two in flight per actor).
+        compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
         **resources,
     )
 
@@ -388,8 +463,9 @@ class _Pump:
 
     _END = object()
 
-    def __init__(self, dataset: Any) -> None:
+    def __init__(self, dataset: Any, tick_s: float = 1.0) -> None:
         self._dataset = dataset
+        self._tick_s = tick_s
         self._queue: queue.Queue[Any] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ray-results", daemon=True)
@@ -405,14 +481,20 @@ class _Pump:
             self._queue.put(exc)
         self._queue.put(self._END)
 
-    def rows(self, cancel: threading.Event) -> Iterator[dict[str, Any]]:
+    def rows(self, cancel: threading.Event) -> Iterator[dict[str, Any] | None]:
+        """Result rows as they come; ``None`` every ``tick_s`` while none does."""
+        quiet_since = time.monotonic()
         while True:
             try:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
                 if cancel.is_set():
                     return
+                if time.monotonic() - quiet_since >= self._tick_s:
+                    quiet_since = time.monotonic()
+                    yield None
                 continue
+            quiet_since = time.monotonic()
             if item is self._END or cancel.is_set():
                 return
             if isinstance(item, BaseException):
