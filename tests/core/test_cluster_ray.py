@@ -91,7 +91,7 @@ def test_cluster_probabilities_equal_single_process_ones(tmp_path: Path, backend
 @pytest.mark.slow
 def test_cluster_runs_the_engine_local_infer_chose(
     tmp_path: Path, db_url: str, local_ray, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+) -> None:  # type: ignore[no-untyped-def]
     """--precision fp32 on CPUs is OpenVINO fp32 locally, so it is on every worker, with equal numbers."""
     monkeypatch.delenv("C3D_LABELLER_BACKEND", raising=False)
     store = open_store(db_url)
