@@ -401,7 +401,7 @@ def _close_unfinished(
 def _stored(store: Store, plans: dict[int, _VideoPlan], outcome: ClusterOutcome) -> int:
     """Windows stored so far, over the runs still open plus the ones closed."""
     open_runs = [p.run_id for p in plans.values() if p.chunks_left > 0]
-    return sum(store.predictions.get(r).windows_done for r in open_runs) + sum(
+    return store.predictions.windows_done_total(open_runs) + sum(
         min(r.windows_done, r.windows_total) for r in outcome.runs
     )
 
