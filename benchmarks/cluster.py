@@ -21,8 +21,9 @@ Ratios:
 CPU seconds per window (each worker's own process CPU time over its chunks; this process's for
 local) are a sanity check that holds on a loaded machine, where wall-clock rates do not:
 ``cpu_overhead_vs_local`` near 1 means a worker does the same work per window as ``infer``.
-``cores_got_*`` says how many cores the pool actually had: on a loaded Linux machine Ray's
-processes share one scheduler autogroup, so a second worker may add no CPU at all, and then
+``cores_got_*`` says how many cores the pool actually had: a local Ray's workers stay in the
+driver's session, so with ``sched_autogroup`` (Linux's default) they share one scheduler group,
+and on a machine other sessions keep busy a second worker adds no CPU at all; then
 ``speedup_2_workers`` measures the machine, not the code; read it only where ``cores_got_2_workers``
 is near 2 (``speedup_2_workers_if_each_had_its_core`` is the projection from CPU time).
 
@@ -192,7 +193,7 @@ def main() -> None:
         "speedup_2_workers": round(two["clips_per_s"] / one["clips_per_s"], 3),
         "overhead_vs_local_infer": round(local["clips_per_s"] / one["clips_per_s"], 3),
         "cpu_overhead_vs_local": round(one["cpu_s_per_window"] / local["cpu_s_per_window"], 3),
-        # Ray's processes share one scheduler group (autogroup) on a loaded Linux box, so two
+        # A local Ray's workers share the driver's scheduler autogroup, so on a loaded box two
         # workers may get no more CPU than one: the cores the pool actually got, and what the
         # same work per window and the same busy fractions give when each worker has its core.
         "cores_got_1_worker": _cores(one),
