@@ -31,7 +31,7 @@ from core.analysis.inference import eta_seconds
 from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
 from core.cluster.chunks import DEFAULT_CHUNK_WINDOWS, Chunk, plan_video
-from core.cluster.worker import THREAD_ENV_VARS, ChunkWorker, EngineChoice
+from core.cluster.worker import THREAD_ENV_VARS, ChunkWorker, EngineChoice, index_video
 from core.errors import Cancelled, ClusterError, VideoError
 from core.learning.feature_cache import LAYERS, FeatureCache, FeatureSink, feature_key
 from core.store import Store
@@ -250,9 +250,16 @@ def analyse_on_cluster(
     began = time.perf_counter()
     with ray_session(settings.address, settings.local_cpus) as (ray, owned):
         outcome.start_s = time.perf_counter() - began
-        workers, use_gpu = _pool_size(ray, settings, len(chunks))
+        wanted, use_gpu = _pool_size(ray, settings)
         if use_gpu and settings.precision == "int8":
             raise ClusterError("int8 runs on CPU workers through OpenVINO: use --precision fp32 or auto.")
+        if len(chunks) < wanted and any(c.whole_video for c in chunks):
+            # Fewer chunks than workers because some videos were never decoded (one chunk each):
+            # index those first, in parallel, so their chunks can spread over every worker.
+            yield ClusterProgress(done, total, 0.0, len(videos) - len(plans), len(videos), 0)
+            chunks = _index_then_replan(ray, store, loaded, settings, plans, chunks, cancel, use_gpu)
+            total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
+        workers = max(min(wanted, len(chunks)), 1)
         outcome.workers = workers
         outcome.engine_label = "GPU · PyTorch" if use_gpu else loaded.engine_label
         dataset = _dataset(ray, store, loaded, settings, chunks, workers, use_gpu)
@@ -317,6 +324,49 @@ def run_on_cluster(
             return result
         if on_progress is not None:
             on_progress(p)
+
+
+def _index_then_replan(
+    ray: ModuleType,
+    store: Store,
+    loaded: LoadedModel,
+    settings: ClusterSettings,
+    plans: dict[int, _VideoPlan],
+    chunks: list[Chunk],
+    cancel: threading.Event,
+    use_gpu: bool,
+) -> list[Chunk]:
+    """Index the whole-video chunks' videos on the cluster, then cut them into chunks.
+
+    A video whose indexing fails keeps its whole-video chunk (the analysis then reports what
+    is wrong with it, as it would have anyway).
+    """
+    whole = [c for c in chunks if c.whole_video]
+    task = ray.remote(num_cpus=0 if use_gpu else settings.threads, max_retries=1)(index_video)
+    refs = {task.remote(store.url, c.video_id): c for c in whole}
+    pending = list(refs)
+    while pending:
+        if cancel.is_set():
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            _close_unfinished(store, loaded, plans, RunStatus.CANCELLED)
+            raise Cancelled("Cluster analysis cancelled; the windows finished so far are kept.")
+        _ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
+    replanned = [c for c in chunks if not c.whole_video]
+    for ref, chunk in refs.items():
+        try:
+            ray.get(ref)
+        except Exception as exc:  # Ray wraps the task's error; the analysis will report it
+            log.warning("Indexing video %d on the cluster failed: %s", chunk.video_id, _first_line(exc))
+            replanned.append(chunk)
+            continue
+        plan, video_chunks = _plan(store, store.videos.get(chunk.video_id), loaded, settings)
+        if not video_chunks:  # every window already stored: the whole chunk finds nothing to do
+            replanned.append(chunk)
+            continue
+        plans[chunk.video_id] = plan
+        replanned.extend(video_chunks)
+    return replanned
 
 
 def _stat(row: dict[str, Any]) -> ChunkStat:
@@ -406,14 +456,13 @@ def _stored(store: Store, plans: dict[int, _VideoPlan], outcome: ClusterOutcome)
     )
 
 
-def _pool_size(ray: ModuleType, settings: ClusterSettings, n_chunks: int) -> tuple[int, bool]:
-    """One actor per GPU on GPU clusters, else one per ``threads`` CPUs; never more than chunks."""
+def _pool_size(ray: ModuleType, settings: ClusterSettings) -> tuple[int, bool]:
+    """One actor per GPU on GPU clusters, else one per ``threads`` CPUs (before capping at chunks)."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     use_gpu = gpus > 0
     default = gpus if use_gpu else max(int(resources.get("CPU", 1)) // max(settings.threads, 1), 1)
-    workers = settings.workers or default
-    return max(min(workers, n_chunks), 1), use_gpu
+    return max(settings.workers or default, 1), use_gpu
 
 
 def _dataset(

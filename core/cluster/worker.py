@@ -288,6 +288,20 @@ class ChunkWorker:
         )
 
 
+def index_video(store_url: str, video_id: int) -> int:
+    """A Ray task: decode a never-indexed video once to record its true length and timestamps,
+    so the driver can cut it into chunks for several workers instead of one whole-video chunk."""
+    store = open_store(store_url)
+    try:
+        video = store.videos.get(video_id)
+        with open_reader(video) as reader:
+            index = reader.build_index()
+        store.videos.set_index(video_id, index.frame_count, np.asarray(index.timestamps_s))
+        return int(index.frame_count)
+    finally:
+        store.close()
+
+
 def pin_threads(threads: int) -> None:
     """A CPU worker computes on ``threads`` cores and no more: torch, OpenCV's decoder helpers.
 

@@ -97,7 +97,7 @@ def test_cluster_runs_the_engine_local_infer_chose(
     store = open_store(db_url)
     try:
         path = write_mjpeg_avi(tmp_path / "v.avi", 48, size=(112, 112))
-        video = analyse_index(store, add_video(store, path).id)
+        video = add_video(store, path)  # never decoded: indexed on the cluster, then cut into chunks
         version = ensure_active_model(store)
         model, _ = load_version(store, version)
         loaded = load_for_analysis(store, version, model, CPU, "fp32")
@@ -105,6 +105,7 @@ def test_cluster_runs_the_engine_local_infer_chose(
         settings = ClusterSettings(stride=8, batch_size=2, workers=2, chunk_windows=2, precision="fp32")
         outcome = run_on_cluster(store, [video], loaded, settings)
         assert outcome.worker_engines == {loaded.engine_label}
+        assert len(outcome.chunks) == 3 and store.videos.get(video.id).frame_count == 48  # 5 windows by 2
         (run,) = outcome.runs
         starts, probs = store.predictions.windows(run.id)
         with VideoReader(path) as reader:
