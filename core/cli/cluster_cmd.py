@@ -96,5 +96,6 @@ def _show(p: ClusterProgress) -> None:
     eta = "?" if p.eta_s != p.eta_s else f"{p.eta_s:.0f}s"
     stderr_line(
         f"cluster: {p.done}/{p.total} windows, {p.videos_done}/{p.videos_total} videos, "
-        f"{p.workers} workers, {p.clips_per_s:.1f} clips/s, ETA {eta}"
+        f"{p.workers or 'starting'} worker{'' if p.workers == 1 else 's'}, {p.clips_per_s:.1f} clips/s, "
+        f"ETA {eta}"
     )
