@@ -93,7 +93,6 @@ class ClusterOutcome:
     compute_s: float = 0.0  # from asking the workers to the last result
     workers_ready_s: float = 0.0  # from asking until the first worker had loaded the model
     workers: int = 0
-    engine_label: str = ""
     asked_at: float = 0.0  # wall clock when the pool was asked
     chunks: list[ChunkStat] = field(default_factory=list)
 
@@ -261,7 +260,6 @@ def analyse_on_cluster(
             total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
         workers = max(min(wanted, len(chunks)), 1)
         outcome.workers = workers
-        outcome.engine_label = "GPU · PyTorch" if use_gpu else loaded.engine_label
         dataset = _dataset(ray, store, loaded, settings, chunks, workers, use_gpu)
         pump = _Pump(dataset, settings.progress_every_s)
         asked = time.perf_counter()
