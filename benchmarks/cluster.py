@@ -14,7 +14,8 @@ What is timed, and what is not:
 - cluster clips/s (``pool_clips_per_s``) counts only the span from the last worker's start to the
   last chunk's end (a chunk that straddles the start counts for its part inside), so one and two
   workers are compared doing the same thing: computing;
-- local clips/s: ``analyse_video`` over every video, the model already loaded.
+- local clips/s: ``analyse_video`` over every video, the model already loaded; run before and
+  again after the cluster's runs, and the ratios use the mean of the two (load drifts).
 Ratios:
 - ``speedup_2_workers``: cluster_2's clips/s over cluster_1's (≥ 1.6 expected with 2 free cores);
 - ``overhead_vs_local_infer``: local clips/s over cluster_1's (≤ 1.15 expected).
@@ -71,9 +72,9 @@ def _project(root: Path, name: str, paths: list[Path], precision: str, threads: 
     return store, videos, loaded
 
 
-def local_run(root: Path, paths: list[Path], args: argparse.Namespace) -> dict[str, Any]:
+def local_run(root: Path, paths: list[Path], args: argparse.Namespace, name: str = "local") -> dict[str, Any]:
     pin_threads(args.threads)  # as a worker pins itself: torch, OpenCV (OpenVINO in its config)
-    store, videos, loaded = _project(root, "local", paths, args.precision, args.threads)
+    store, videos, loaded = _project(root, name, paths, args.precision, args.threads)
     began, began_cpu = time.perf_counter(), time.process_time()
     windows = sum(
         analyse_video(store, v, loaded, stride=STRIDE, batch_size=args.batch).windows_done for v in videos
@@ -136,6 +137,10 @@ def _summary(outcome: ClusterOutcome) -> dict[str, Any]:
     }
 
 
+def _mean(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
+    return (float(a[key]) + float(b[key])) / 2
+
+
 def _cores(run: dict[str, Any]) -> float:
     return round(sum(w["core_share"] for w in run["workers"].values()), 3)
 
@@ -178,6 +183,9 @@ def main() -> None:
             two = cluster_run(root, paths, 2, args)
         finally:
             ray.shutdown()
+        # Local again, last: load drifts over minutes, so local is the mean of a run before and
+        # one after the cluster's.
+        local_after = local_run(root, paths, args, "local_after")
     result = {
         "cpu_count": os.cpu_count(),
         "load_average_before": round(load_before, 2),
@@ -188,11 +196,14 @@ def main() -> None:
         "precision": args.precision,
         "cluster_start_s": round(cluster_start_s, 2),
         "local": local,
+        "local_after": local_after,
         "cluster_1_worker": one,
         "cluster_2_workers": two,
         "speedup_2_workers": round(two["clips_per_s"] / one["clips_per_s"], 3),
-        "overhead_vs_local_infer": round(local["clips_per_s"] / one["clips_per_s"], 3),
-        "cpu_overhead_vs_local": round(one["cpu_s_per_window"] / local["cpu_s_per_window"], 3),
+        "overhead_vs_local_infer": round(_mean(local, local_after, "clips_per_s") / one["clips_per_s"], 3),
+        "cpu_overhead_vs_local": round(
+            one["cpu_s_per_window"] / _mean(local, local_after, "cpu_s_per_window"), 3
+        ),
         # A local Ray's workers share the driver's scheduler autogroup, so on a loaded box two
         # workers may get no more CPU than one: the cores the pool actually got, and what the
         # same work per window and the same busy fractions give when each worker has its core.
