@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--agreement", metavar="VIDEO", help="instead: agreement between the coders of VIDEO (see `coding`)"
     )
+    evaluate.add_argument(
+        "--tolerance",
+        type=int,
+        default=4,
+        help="frames a point event may miss by and still count (default 4)",
+    )
     evaluate.set_defaults(handler=evaluate_cmd)
 
     cache = sub.add_parser("cache", help="the feature cache: 'cache list' or 'cache clear'")
@@ -84,6 +90,16 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         )
         return 130
     m = result.metrics
+    if "tracks" in m:  # several tracks: one head each, scored on held-out blocks
+        for name, score in m["tracks"].items():
+            measure = "event F1" if score["kind"] == "point" else "macro-F1"
+            held = score["held_out_windows"]
+            print(f"{name}\t{score['kind']}\t{measure} {score['f1']:.3f}\t{held} held-out windows")
+        heads = len(m["tracks"])
+        print(f"model #{result.version.id} {result.version.name}: {heads} track heads, {result.seconds:.1f}s")
+        if result.rescored_video_ids:
+            print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
+        return 0
     print(
         f"model #{result.version.id} {result.version.name}: validation macro-F1 {m['val_macro_f1']:.3f}, "
         f"accuracy {m['val_accuracy']:.3f}, {m['epochs_run']} epochs"
@@ -102,10 +118,13 @@ def evaluate_cmd(args: argparse.Namespace, store: Store) -> int:
         from core.cli.team_cmds import agreement_report
 
         return agreement_report(store, args.agreement)
-    from core.learning.assessment import evaluate_model
+    from core.learning.assessment import evaluate_tracks
 
-    for line in evaluate_model(store, args.model).lines():
-        print(line)
+    for number, evaluation in enumerate(evaluate_tracks(store, args.model, args.tolerance)):
+        if number:
+            print()
+        for line in evaluation.lines():
+            print(line)
     return 0
 
 

@@ -179,8 +179,10 @@ def accept(
     end: int,
     fill_unlabelled_only: bool = False,
     seen: Seen = None,
+    track_id: int | None = None,
 ) -> Undoable | None:
-    """Accept predicted events in ``[start, end)`` (or only fill its unlabelled frames)."""
+    """Accept predicted events in ``[start, end)`` (or only fill its unlabelled frames) into
+    ``track_id`` (default: the first track)."""
     store = project.store
     text = "Fill unlabelled from predictions" if fill_unlabelled_only else "Accept predictions"
     return _edit(
@@ -199,7 +201,9 @@ def accept(
                 fill_unlabelled_only=fill_unlabelled_only,
                 start=start,
                 end=end,
+                track_id=track_id,
             ),
+            track_id,
         ),
         seen,
     )

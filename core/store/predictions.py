@@ -112,7 +112,16 @@ class PredictionRepository(Repository):
         """(starts int64 sorted, probs float32 of shape (n, classes)), read in one query."""
         with self._read("read the predictions") as session:
             row = _row(session, run_id)
-            n_classes = len(session.get_one(ModelVersionRow, row.model_version_id).class_names)
+            version = session.get_one(ModelVersionRow, row.model_version_id)
+            tracks = (version.summary or {}).get("tracks") or []
+            n_classes = (
+                sum(
+                    len([c for c in t["classes"] if t["kind"] == "state" or c.casefold() != "background"])
+                    for t in tracks
+                )
+                if tracks
+                else len(version.class_names)
+            )
             query = (
                 select(_WINDOWS.c.start_frame, _WINDOWS.c.probs)
                 .where(_WINDOWS.c.run_id == run_id)

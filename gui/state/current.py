@@ -59,6 +59,8 @@ class CurrentVideo(QObject):
         self.predictions: VideoPredictions | None = None
         self.params: dict[int, PostprocessParams] = {}
         self.events: list[PredictedEvent] = []
+        self.other_events: dict[int, tuple[tuple[str, ...], list[PredictedEvent]]] = {}
+        """The other tracks' predicted events (track id → the head's classes and its events)."""
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(250)
@@ -114,6 +116,7 @@ class CurrentVideo(QObject):
 
     def close_video(self) -> None:
         self.video, self.segments, self.predictions, self.events = None, [], None, []
+        self.other_events = {}
         self.selection, self.selected_event, self.in_point = None, None, None
         self.params.clear()
         self.frame = 0
@@ -147,7 +150,7 @@ class CurrentVideo(QObject):
     def _on_classes(self) -> None:
         if self.video is not None:
             self.reload_labels()  # segments carry their class's name
-        self.recompute_events()
+        self.reload_predictions()  # the active track may have changed: show its head's
 
     # --- labels and predictions ---------------------------------------------------------------------
 
@@ -204,12 +207,22 @@ class CurrentVideo(QObject):
     def reload_predictions(self) -> None:
         video = self.video
         store = self.project.store
-        self.predictions = (
-            None if video is None else self.project.guard(lambda: load_predictions(store, video))
+        track = self.project.active_track
+        name = None if track is None else track.name
+        self.predictions = (  # the active track's head: its lane shows and A accepts them
+            None if video is None else self.project.guard(lambda: load_predictions(store, video, track=name))
         )
         preds = self.predictions
         if preds is not None:  # the project's saved thresholds, by class name
-            self.params = self.project.guard(lambda: load_params(store, preds.class_names)) or {}
+            track_id = self._track_id
+            self.params = self.project.guard(lambda: load_params(store, preds.class_names, track_id)) or {}
+        self.other_events = {}
+        if video is not None:
+            for other in self.project.tracks:
+                if other.id != self._track_id:
+                    found = self.project.guard(lambda t=other: _track_events(store, video, t.id, t.name))
+                    if found is not None:
+                        self.other_events[other.id] = found
         self.recompute_events()
 
     def schedule_prediction_reload(self) -> None:
@@ -233,7 +246,8 @@ class CurrentVideo(QObject):
         self.params[class_index] = params
         preds, store = self.predictions, self.project.store
         if preds is not None:
-            self.project.guard(lambda: save_params(store, preds.class_names[class_index], params))
+            track_id = self._track_id
+            self.project.guard(lambda: save_params(store, preds.class_names[class_index], params, track_id))
         self.recompute_events()
 
     # --- time -----------------------------------------------------------------------------------
@@ -409,7 +423,15 @@ class CurrentVideo(QObject):
         project, seen = self.project.project, list(self.segments)
         self._edit(
             lambda: actions.accept(
-                project, video.id, events, preds.class_names, start, end, fill_unlabelled_only, seen
+                project,
+                video.id,
+                events,
+                preds.class_names,
+                start,
+                end,
+                fill_unlabelled_only,
+                seen,
+                self._track_id,
             )
         )
 
@@ -431,3 +453,13 @@ class CurrentVideo(QObject):
 
     def analyse_on_cluster(self, video_ids: list[int], settings: ClusterSettings) -> None:
         self.runner.analyse_on_cluster(self.project.store, video_ids, settings)
+
+
+def _track_events(
+    store: Store, video: Video, track_id: int, track: str
+) -> tuple[tuple[str, ...], list[PredictedEvent]] | None:
+    """A non-active track's predicted events, post-processed with that track's settings."""
+    preds = load_predictions(store, video, track=track)
+    if preds is None:
+        return None
+    return preds.class_names, events_for(preds, load_params(store, preds.class_names, track_id))

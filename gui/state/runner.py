@@ -126,8 +126,11 @@ class JobRunner(QObject):
         wanted, self._int8_for = self._int8_for, None
         if wanted is None:
             return
-        store, version_id = wanted
-        self.start_job(
+        self.prepare_int8(*wanted)
+
+    def prepare_int8(self, store: Store, version_id: int) -> Worker | None:
+        """Quantize and verify a model version in the background, so ``auto`` can use int8 next."""
+        return self.start_job(
             INT8_JOB,
             lambda ctx: jobs.prepare_int8(store, ctx, version_id),
             lambda verdict: self.message.emit(str(verdict)),

@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from core.analysis.postprocess import PredictedEvent
 from core.store.classes import PALETTE
 from core.store.records import BACKGROUND, Segment, SegmentSource, Track
 from gui.state import CurrentVideo, ProjectState
@@ -362,8 +363,42 @@ class Timeline(QWidget):
                 item = spans_item
             self.others.addItem(item)
             self._other_items.append(item)
+            self._draw_track_predictions(track, y, colors)
         self.others.setYRange(0, len(others), padding=0)
         self.others.getAxis("left").setTicks([[(lane[t.id] + 0.5, _lane_name(t)) for t in others]])
+
+    def _draw_track_predictions(self, track: Track, y: int, colors: dict[int, str]) -> None:
+        """A track's predicted events, a thin strip along the top of its lane (point tracks:
+        hollow ticks), so every track's head is visible, not only the active one's."""
+        found = self.state.other_events.get(track.id)
+        if not found:
+            return
+        names, events = found
+        by_name = {
+            c.name.casefold(): colors.get(c.id, "#888888")
+            for c in self.project.all_classes
+            if c.track_id == track.id
+        }
+
+        def color(e: PredictedEvent) -> str:
+            return by_name.get(names[e.class_index].casefold(), PALETTE[e.class_index % len(PALETTE)])
+
+        item: pg.GraphicsObject
+        if track.point:
+            item = pg.ScatterPlotItem(
+                x=[e.start_frame + 0.5 for e in events],
+                y=[y + 0.5] * len(events),
+                symbol="t",
+                size=[9] * len(events),
+                brush=None,
+                pen=[pg.mkPen(color(e)) for e in events],
+            )
+        else:
+            strip = SpansItem(y + 0.78, y + 0.95)
+            strip.set_spans([Span(e.start_frame, e.end_frame, color(e)) for e in events], self._frame_count)
+            item = strip
+        self.others.addItem(item)
+        self._other_items.append(item)
 
     def activate_lane(self, lane: int) -> None:
         """A click on another track's lane makes it the active track."""
@@ -410,6 +445,7 @@ class Timeline(QWidget):
         ]
         self.event_spans.set_spans(spans, self._frame_count)
         self.overview_events.set_spans(spans, self._frame_count)
+        self._draw_other_tracks()  # their predicted events came with this reload
         self._on_selection()
 
     def _on_selection(self) -> None:

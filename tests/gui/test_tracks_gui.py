@@ -98,3 +98,62 @@ def test_the_track_manager_adds_renames_and_deletes_tracks_undoably(
     window.actions_by_name["undo"].trigger()
     assert [t.name for t in store.tracks.list()] == ["behaviour", "mouse two"]
     assert store.classes.by_name("walk").id == walk.id  # type: ignore[union-attr]
+
+
+def test_each_track_shows_its_heads_predictions_and_shift_a_accepts_the_active_ones(
+    qtbot: Any, window: Any, store: Store, tiny_video: Path
+) -> None:
+    import numpy as np
+
+    from core.model.spec import DEFAULT_SPEC
+    from core.model.track_heads import TrackSpec, specs_to_json
+    from core.store.records import ModelState, RunStatus
+
+    store.classes.add("walk")
+    light = store.tracks.add("light")
+    store.classes.add("flash", track_id=light.id)
+    onsets = store.tracks.add("onsets", TrackKind.POINT)
+    store.classes.add("onset", track_id=onsets.id)
+    window.project.refresh_classes()
+    open_video(qtbot, window, tiny_video)
+    video = window.current.video
+    specs = (
+        TrackSpec("behaviour", TrackKind.STATE, ("background", "walk")),
+        TrackSpec("light", TrackKind.STATE, ("background", "flash")),
+        TrackSpec("onsets", TrackKind.POINT, ("background", "onset")),
+    )
+    version = store.models.add(
+        "three heads", "/nowhere.safetensors", specs[0].outputs, DEFAULT_SPEC.to_json(), "t",
+        ModelState.READY, summary={"tracks": specs_to_json(specs)},
+    )  # fmt: skip
+    starts = np.arange(0, video.best_frame_count - 15, 4)
+    probs = np.zeros((len(starts), 5), dtype=np.float32)
+    probs[:, 0] = 1.0  # behaviour: nothing but background
+    probs[:, 2] = 1.0
+    probs[starts < 12, 2], probs[starts < 12, 3] = 0.0, 1.0  # light: a flash at the start
+    probs[:, 4] = 0.0
+    probs[2, 4] = 0.9  # onsets: one event, at the centre of window 2
+    run = store.predictions.start_run(video.id, version.id, 4, len(starts))
+    store.predictions.add_windows(run.id, starts, probs)
+    store.predictions.finish(run.id, RunStatus.COMPLETE)
+    store.models.set_active(version.id)
+    qtbot.waitUntil(lambda: window.current.predictions is not None, timeout=10000)
+    window.current.flush_prediction_reload()
+
+    current = window.current
+    assert current.predictions.track == "behaviour" and current.events == []
+    assert {track for track in current.other_events} == {light.id, onsets.id}
+    names, flashes = current.other_events[light.id]
+    assert names == ("background", "flash") and [e.start_frame for e in flashes] == [0]
+    assert [(e.start_frame, e.end_frame) for e in current.other_events[onsets.id][1]] == [(16, 17)]
+
+    window.actions_by_name["next_track"].trigger()  # light: its head fills the probabilities lane
+    qtbot.waitUntil(lambda: current.predictions is not None and current.predictions.track == "light")
+    assert [e.class_index for e in current.events] == [1]
+    assert set(current.other_events) == {store.tracks.default().id, onsets.id}
+    window.timeline.set_visible_range(0, video.best_frame_count)
+    window.actions_by_name["accept_visible"].trigger()
+    assert [(s.class_name, s.source.value) for s in store.segments.list(video.id, track_id=light.id)] == [
+        ("flash", "accepted")
+    ]
+    assert store.segments.list(video.id) == [] and store.segments.list(video.id, track_id=onsets.id) == []

@@ -6,6 +6,7 @@ next to the engine's label, so the user always sees what actually ran.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -35,8 +36,9 @@ from core.analysis.backends.openvino_backend import (
 from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.run import LoadedModel
 from core.errors import AppError, InferenceError
-from core.model.device import DeviceChoice
+from core.model.device import DeviceChoice, choose_device
 from core.model.network import C3D_BN
+from core.model.registry import version_tracks
 from core.model.spec import InputSpec
 from core.store import Store
 from core.store.records import ModelVersion
@@ -161,7 +163,8 @@ def prepare_int8(
     status(f"int8: checking against fp32 on {sum(len(s.starts) for s in heldout)} held-out windows")
     reference = OpenVinoEngine(fp32_xml, "fp32", store.files_dir)
     candidate = OpenVinoEngine(int8_xml, "int8", store.files_dir)
-    figures = compare(reference, candidate, heldout, version.class_names, spec.window, settings.gate, cancel)
+    columns = tuple(name for track in version_tracks(store, version) for name in track.outputs)
+    figures = compare(reference, candidate, heldout, columns, spec.window, settings.gate, cancel)
     report = write_report(folder, version, len(calibration), figures, settings.gate)
     log.info(
         "int8 for model %d: max |Δp| %.4f, mean %.5f, event F1 %.3f → %s",
@@ -183,6 +186,19 @@ def verdict(report: Int8Report) -> str:
     if report.passed:
         return f"int8 verified: {figures}"
     return f"int8 rejected, staying on fp32: {report.reason} ({figures})"
+
+
+def int8_wanted(store: Store, version: ModelVersion) -> bool:
+    """Whether ``auto`` here would run an int8 variant of ``version`` that was never prepared.
+
+    True on a CPU-only machine where OpenVINO is installed and not switched off, so a new
+    model version can be quantized in the background before anyone analyses with it.
+    """
+    if os.environ.get(BACKEND_ENV_VAR, "").strip().lower() == "torch":
+        return False
+    if choose_device("auto").device.type != "cpu" or importlib.util.find_spec("openvino") is None:
+        return False
+    return int8_record(store, version) is None
 
 
 def int8_record(store: Store, version: ModelVersion) -> Int8Report | None:

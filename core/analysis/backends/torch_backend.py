@@ -35,16 +35,14 @@ class TorchEngine:
     def run(self, clips: np.ndarray, want_features: bool) -> EngineOutput:
         x = clips_to_tensor(clips, self.spec, self.device.device, self.device.channels_last)
         with torch.inference_mode(), _autocast(self.device):
-            if want_features:
-                out = self.model.forward_features(x)
-                logits, pool5, fc7 = out.logits, out.pool5, out.fc7
-            else:
-                logits, pool5, fc7 = self.model(x), None, None
-        probs = torch.softmax(logits.float(), dim=1).cpu().numpy().astype(np.float32)
+            # One trunk pass; every track's head reads its fc7 (pool5 and fc7 come for free).
+            out = self.model.forward_features(x)
+            probs_t = self.model.output_probs(out)
+        probs = probs_t.float().cpu().numpy().astype(np.float32)
         return EngineOutput(
             probs=probs,
-            pool5=None if pool5 is None else pool5.to(torch.float16).cpu().numpy(),
-            fc7=None if fc7 is None else fc7.to(torch.float16).cpu().numpy(),
+            pool5=out.pool5.to(torch.float16).cpu().numpy() if want_features else None,
+            fc7=out.fc7.to(torch.float16).cpu().numpy() if want_features else None,
         )
 
 
