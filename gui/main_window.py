@@ -536,7 +536,9 @@ class MainWindow(QMainWindow):
         ids = self.videos.selected_ids() or [st.video.id for st in self.project.statuses if not st.missing]
         dialog = ClusterDialog(self.settings, len(ids), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.current.analyse_on_cluster(ids, dialog.cluster_settings()))
+        dialog.accepted.connect(
+            lambda: self.runner.analyse_on_cluster(self.project.store, ids, dialog.cluster_settings())
+        )
         dialog.open()
         self.cluster_dialog = dialog
         return dialog

@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.analysis.postprocess import PostprocessParams, PredictedEvent
 from core.analysis.postprocess_settings import load_params, save_params
 from core.analysis.predictions import VideoPredictions, events_for, load_predictions
-from core.cluster.ray_analysis import ClusterSettings
 from core.labels import editing
 from core.labels.overview import ensure_indexed
 from core.media.timebase import frame_to_seconds, seconds_to_frame
@@ -450,9 +449,6 @@ class CurrentVideo(QObject):
 
     def analyse(self, video_ids: list[int], stride: int = 8, batch_size: int = 4) -> None:
         self.runner.analyse(self.project.store, video_ids, stride, batch_size)
-
-    def analyse_on_cluster(self, video_ids: list[int], settings: ClusterSettings) -> None:
-        self.runner.analyse_on_cluster(self.project.store, video_ids, settings)
 
 
 def _track_events(
