@@ -74,6 +74,7 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("previous_track", "View", "Previous track", ("Alt+Up",)),
     ActionSpec("analyse_selected", "Analyse", "Analyse selected videos", ("Ctrl+R",)),
     ActionSpec("analyse_all", "Analyse", "Analyse all videos", ("Ctrl+Shift+R",)),
+    ActionSpec("analyse_cluster", "Analyse", "Analyse on a cluster…"),
     ActionSpec("cancel_analysis", "Analyse", "Cancel analysis"),
     ActionSpec("next_review", "Analyse", "Next to review (most informative place first)", ("N",)),
     ActionSpec("fine_tune", "Model", "Fine-tune on your labels…", ("Ctrl+T",)),

@@ -31,6 +31,7 @@ from gui import actions as action_table
 from gui import file_dialogs
 from gui.dialogs import errors
 from gui.dialogs.classes import ClassesDialog
+from gui.dialogs.cluster import ClusterDialog
 from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
             "previous_track": lambda: s.step_track(-1),
             "analyse_selected": lambda: c.analyse(self.videos.selected_ids() or self._current_ids()),
             "analyse_all": lambda: c.analyse([st.video.id for st in s.statuses if not st.missing]),
+            "analyse_cluster": self.analyse_on_cluster,
             "cancel_analysis": self.runner.cancel_analysis,
             "next_review": self.learning.next_to_review,
             "fine_tune": self.fine_tune,
@@ -388,6 +390,7 @@ class MainWindow(QMainWindow):
         a["redo"].setEnabled(s.undo_group.canRedo())
         a["analyse_selected"].setEnabled(not analysing and bool(s.statuses))
         a["analyse_all"].setEnabled(not analysing and bool(s.statuses))
+        a["analyse_cluster"].setEnabled(not analysing and bool(s.statuses))
         a["cancel_analysis"].setEnabled(analysing)
         training = jobs.is_running(TRAIN_JOB)
         a["fine_tune"].setEnabled(not training and not analysing)
@@ -397,6 +400,7 @@ class MainWindow(QMainWindow):
         if training:  # analysis would race the run for the same features and the active model
             a["analyse_selected"].setEnabled(False)
             a["analyse_all"].setEnabled(False)
+            a["analyse_cluster"].setEnabled(False)
         a["open_demo"].setEnabled(not jobs.is_running("demo"))
         self.demo_button.setEnabled(not jobs.is_running("demo"))
         for name in ("export_video", "accept_visible", "fill_visible", "reviewed", "split", "merge", "go_to"):
@@ -530,6 +534,18 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.learning.start_training(dialog.config()))
         dialog.open()
         self.fine_tune_dialog = dialog
+        return dialog
+
+    def analyse_on_cluster(self) -> ClusterDialog:
+        """Analyse › Analyse on a cluster… (window-modal): the selected videos, else all of them."""
+        ids = self.videos.selected_ids() or [st.video.id for st in self.project.statuses if not st.missing]
+        dialog = ClusterDialog(self.settings, len(ids), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(
+            lambda: self.runner.analyse_on_cluster(self.project.store, ids, dialog.cluster_settings())
+        )
+        dialog.open()
+        self.cluster_dialog = dialog
         return dialog
 
     def show_classes(self) -> None:
