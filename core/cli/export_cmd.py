@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from core.cli.common import find_video
-from core.interchange.export import export_labels, project_labels
+from core.interchange.export import dropped_notes, export_labels, project_labels
 from core.interchange.formats import FORMATS, format_for
 from core.store import Store
 
@@ -64,4 +65,7 @@ def export_cmd(args: argparse.Namespace, store: Store) -> int:
     count = sum(len(i.segments) for i in items)
     where = written[0] if len(written) == 1 else f"{len(written)} files in {out}"
     print(f"exported {count} {what} of {len(items)} videos to {where} ({fmt.name})")
+    note = dropped_notes(items, fmt)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return 0

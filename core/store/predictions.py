@@ -146,6 +146,16 @@ class PredictionRepository(Repository):
             self._changed(PredictionsChanged(row.video_id))
             return to_record(row)
 
+    def windows_done_total(self, run_ids: list[int]) -> int:
+        """Windows stored over many runs, in one query per 500 runs (progress of a cluster job)."""
+        total = 0
+        with self._read("read the prediction progress") as session:
+            for i in range(0, len(run_ids), 500):
+                part = run_ids[i : i + 500]
+                query = select(func.sum(PredictionRunRow.windows_done)).where(PredictionRunRow.id.in_(part))
+                total += int(session.scalar(query) or 0)
+        return total
+
     def get(self, run_id: int) -> PredictionRun:
         with self._read("read the prediction run") as session:
             return to_record(_row(session, run_id))

@@ -352,6 +352,11 @@ class CurrentVideo(QObject):
             lambda: actions.change_segment(project, segment, new_start, new_end, seen), (new_start, new_end)
         )
 
+    def set_notes(self, segment: Segment, modifiers: list[str], comment: str | None) -> bool:
+        """Give a label its modifiers and comment: one undoable edit."""
+        project, seen = self.project.project, list(self.segments)
+        return self._edit(lambda: actions.set_notes(project, segment, modifiers, comment, seen))
+
     def relabel_selection(self, class_id: int) -> None:
         self.project.set_current_class(class_id)
         if self.selection is None or self.video is None or not self.selection_by_user:
@@ -416,20 +421,9 @@ class CurrentVideo(QObject):
         if video is None or preds is None or not events:
             self.message.emit("No predicted events to accept there.")
             return
-        project, seen = self.project.project, list(self.segments)
-        self._edit(
-            lambda: actions.accept(
-                project,
-                video.id,
-                events,
-                preds.class_names,
-                start,
-                end,
-                fill_unlabelled_only,
-                seen,
-                self._track_id,
-            )
-        )
+        project, seen, names = self.project.project, list(self.segments), preds.class_names
+        track, only = self._track_id, fill_unlabelled_only
+        self._edit(lambda: actions.accept(project, video.id, events, names, start, end, only, seen, track))
 
     def accept_selected_event(self) -> None:
         event = self.selected_event

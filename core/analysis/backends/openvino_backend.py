@@ -140,7 +140,10 @@ class OpenVinoEngine:
     backend = "openvino"
     pads_batches = False
 
-    def __init__(self, xml: Path, precision: str, files_dir: str | Path, note: str = "") -> None:
+    def __init__(
+        self, xml: Path, precision: str, files_dir: str | Path, note: str = "", threads: int | None = None
+    ) -> None:
+        """``threads`` pins OpenVINO's CPU threads (a cluster worker of one core); None: all cores."""
         import openvino as ov
 
         self.xml = xml
@@ -148,7 +151,12 @@ class OpenVinoEngine:
         self.note = note
         cache = cache_dir(files_dir)
         cache.mkdir(parents=True, exist_ok=True)
-        config = {"CACHE_DIR": str(cache), "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision]}
+        config: dict[str, object] = {
+            "CACHE_DIR": str(cache),
+            "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision],
+        }
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
         self._compiled = ov.Core().compile_model(str(xml), "CPU", config)
         self._request = self._compiled.create_infer_request()
 

@@ -68,12 +68,13 @@ def load_for_analysis(
     int8: Int8Settings | None = None,
     cancel: threading.Event | None = None,
     on_status: StatusFn | None = None,
+    threads: int | None = None,
 ) -> LoadedModel:
     """The model ready to analyse with the engine ``precision`` asks for, or the nearest one.
 
     ``int8`` prepares (quantizes and verifies) the variant first if it was never tried for
     this version; ``auto`` only uses one that is already verified, so it never makes an
-    analysis wait for quantization.
+    analysis wait for quantization. ``threads`` pins OpenVINO's CPU threads (default: all).
     """
     if precision not in PRECISIONS:
         raise InferenceError(f"Unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
@@ -87,7 +88,9 @@ def load_for_analysis(
     if os.environ.get(BACKEND_ENV_VAR, "").strip().lower() == "torch":
         return _torch_fallback(loaded, precision, f"{BACKEND_ENV_VAR}=torch")
     try:
-        engine = _openvino_engine(store, loaded, precision, int8 or Int8Settings(), cancel, on_status)
+        engine = _openvino_engine(
+            store, loaded, precision, int8 or Int8Settings(), cancel, on_status, threads
+        )
     except AppError:  # the user's own problem (cancelled, no video to calibrate on): say so
         raise
     except Exception as exc:  # any failure to load OpenVINO leaves PyTorch, which always works
@@ -110,6 +113,7 @@ def _openvino_engine(
     settings: Int8Settings,
     cancel: threading.Event | None,
     on_status: StatusFn | None,
+    threads: int | None = None,
 ) -> Engine:
     status = on_status or (lambda _m: None)
     folder = variant_dir(store.files_dir, loaded.version)
@@ -118,16 +122,16 @@ def _openvino_engine(
     fp32_xml = ensure_fp32_ir(folder, loaded.model, loaded.spec)
     prune_variants(store.files_dir, folder)
     if precision == "fp32":
-        return OpenVinoEngine(fp32_xml, "fp32", store.files_dir)
+        return OpenVinoEngine(fp32_xml, "fp32", store.files_dir, threads=threads)
     report = read_report(folder)
     if report is None and precision == "int8":
         report = prepare_int8(
             store, loaded.version, loaded.model, loaded.spec, settings, cancel=cancel, on_status=status
         )
     if usable(folder, report):
-        return OpenVinoEngine(folder / INT8_XML, "int8", store.files_dir, note="verified")
+        return OpenVinoEngine(folder / INT8_XML, "int8", store.files_dir, note="verified", threads=threads)
     note = "int8 not prepared for this model yet" if report is None else f"int8 rejected: {report.reason}"
-    return OpenVinoEngine(fp32_xml, "fp32", store.files_dir, note=note)
+    return OpenVinoEngine(fp32_xml, "fp32", store.files_dir, note=note, threads=threads)
 
 
 def prepare_int8(
