@@ -263,7 +263,7 @@ def test_last_layers_sums_the_heads_losses_with_their_weights(untrained_model: C
             model, x, y, x[:4], {k: v[:4] for k, v in y.items()}, torch.device("cpu"), weights
         )
         task.training = False  # no dropout: the same loss each call
-        return float(task.loss(rows, 12, rng))
+        return float(task.loss(rows, 12, rng).detach())
 
     parts = {
         name: loss({n: float(n == name) for n in ("body", "head", "jumps")})
