@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="TRACK=W",
-        help="last-layers with several tracks: weight of a track's loss (default 1 each)",
+        help="last-layers or full with several tracks: weight of a track's loss (default 1 each)",
     )
     add_distributed_options(train)
     train.set_defaults(handler=train_cmd)

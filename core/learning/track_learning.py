@@ -299,6 +299,25 @@ class Gathered:
     targets: dict[str, np.ndarray]
 
 
+def held_blocks(n: int) -> np.ndarray:
+    """Every fifth block of consecutive windows is held out (short videos get short blocks)."""
+    block = max(1, min(VAL_BLOCK, n // (2 * VAL_EVERY)))
+    return (np.arange(n) // block) % VAL_EVERY == VAL_EVERY - 1
+
+
+def video_targets(
+    specs: Sequence[TrackSpec], track_ids: Mapping[str, int], segments: Sequence[Segment], starts: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each track's targets for one video's windows (``segments``: all of its tracks' labels)."""
+    until = max(s.end_frame for s in segments)
+    return {
+        spec.name: track_targets(
+            spec, [s for s in segments if s.track_id == track_ids[spec.name]], starts, until
+        )
+        for spec in specs
+    }
+
+
 def gather(store: Store, specs: Sequence[TrackSpec], key_of: Callable[[Video], FeatureKey]) -> Gathered:
     cache = FeatureCache(store)
     features: list[np.ndarray] = []
@@ -313,14 +332,11 @@ def gather(store: Store, specs: Sequence[TrackSpec], key_of: Callable[[Video], F
         cached = cache.load(key_of(video))
         if cached is None or not cached.complete:
             continue
-        until = max(s.end_frame for s in everything)
         features.append(np.asarray(cached.features, dtype=np.float32))
         starts_all.append(cached.starts)
-        block = max(1, min(VAL_BLOCK, len(cached.starts) // (2 * VAL_EVERY)))  # short videos too
-        held.append((np.arange(len(cached.starts)) // block) % VAL_EVERY == VAL_EVERY - 1)
-        for spec in specs:
-            own = [s for s in everything if s.track_id == tracks[spec.name]]
-            targets[spec.name].append(track_targets(spec, own, cached.starts, until))
+        held.append(held_blocks(len(cached.starts)))
+        for name, target in video_targets(specs, tracks, everything, cached.starts).items():
+            targets[name].append(target)
     if not features:
         raise TrainingError(
             "No labelled video has its features cached for the active model: analyse the videos first."

@@ -373,8 +373,38 @@ def test_with_several_tracks_every_mode_but_full_trains_a_head_per_track(project
     assert version_tracks(store, again.version)[1].classes == ("background", "flash", "bounce")
 
 
-def test_full_mode_with_several_tracks_says_which_modes_do(project) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+def test_full_mode_with_several_tracks_trains_every_layer_on_the_heads_summed_loss(
+    project, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from core.learning.training import tracks_full
+    from core.model.registry import version_tracks
+
     store, video, untrained, _ = project
     _add_light_and_onsets(store, video)
-    with pytest.raises(TrainingError, match="'features' or 'last-layers'"):
-        run_training(store, _config(untrained, mode="full", epochs=1))
+    seen: list[set[str]] = []
+    real = tracks_full.summed_loss
+
+    def spy(specs, logits, targets, class_w, weights):  # type: ignore[no-untyped-def]
+        seen.append({s.name for s, out in zip(specs, logits, strict=True) if out.requires_grad})
+        return real(specs, logits, targets, class_w, weights)
+
+    monkeypatch.setattr(tracks_full, "summed_loss", spy)
+    config = TrainConfig(
+        mode="full", epochs=1, batch_size=2, stride=16, parent_id=untrained.id, activate=False, device="cpu"
+    )
+    result = run_training(store, config)
+    version = result.version
+    assert version.mode == "full"
+    assert seen and all(s == {"behaviour", "light", "onsets"} for s in seen)  # every head, every step
+    assert [t.name for t in version_tracks(store, version)] == ["behaviour", "light", "onsets"]
+    assert set(version.metrics["tracks"]) == {"behaviour", "light", "onsets"}
+    assert version.metrics["train_windows"] + version.metrics["val_windows"] == 6  # starts 0, 16, … 80
+    parent, child = load_file(untrained.checkpoint_path), load_file(version.checkpoint_path)
+    assert not torch.equal(parent["conv1.weight"], child["conv1.weight"])  # the trunk learnt too
+    assert {"heads.0.weight", "heads.1.weight"} <= set(child)
+    for bn in BN_LAYERS:  # one clip per forward pass on the CPU: BN statistics frozen
+        assert torch.equal(parent[f"{bn}.running_mean"], child[f"{bn}.running_mean"])
+    assert result.rescored_video_ids == ()  # a new trunk: the videos are analysed again
+    _, meta = load_version(store, version)
+    assert [t.name for t in meta.tracks] == ["behaviour", "light", "onsets"]

@@ -108,12 +108,7 @@ def train_rank(
                 "This project has several tracks, and distributed training trains one head only: "
                 "train on one machine ('features' or 'last-layers')."
             )
-        if cfg.mode == "full":
-            raise TrainingError(
-                "This project has several tracks; 'full' fine-tuning trains one head only, so use "
-                "'features' or 'last-layers', which train every track's head on the shared trunk."
-            )
-        if cfg.mode == "last-layers":
+        if cfg.mode in ("last-layers", "full"):
             return _run_tracks_last_layers(store, cfg, parent, cancel, report, began)
         return _run_tracks(store, cfg, parent, cancel, report, began)
     model, meta = load_version(store, parent, as_parent=True)
@@ -353,9 +348,11 @@ def _run_tracks_last_layers(
     report: Report,
     began: float,
 ) -> TrainingResult:
-    """Mode ``last-layers`` with several tracks: fc6, fc7 and every head on cached pool5, the
-    heads' losses summed (``cfg.track_weights``, equal by default); one new version."""
-    from core.learning.track_learning import evaluate, gather
+    """Modes ``last-layers`` (fc6, fc7 and every head on cached pool5) and ``full`` (every layer
+    on decoded clips) with several tracks: the heads' losses summed (``cfg.track_weights``,
+    equal by default); one new version."""
+    from core.learning.track_learning import Gathered, evaluate, gather
+    from core.learning.training.tracks_full import ClipRows, TracksClipTask, clip_rows
     from core.learning.training.tracks_task import TracksHeadTask, tracked_start
     from core.model.registry import project_specs
 
@@ -363,26 +360,45 @@ def _run_tracks_last_layers(
     spec = meta.input_spec
     pool5_hash = trunk_hash(model, "pool5")
     specs = project_specs(store)
+    weights = dict(cfg.track_weights or ())
+    full = cfg.mode == "full"
 
     def key_of(video: Video) -> FeatureKey:
         return feature_key(video, pool5_hash, spec, cfg.stride, "pool5")
 
-    _cache_tracks_features(store, cfg, parent, model, key_of, cancel, report)
-    data = gather(store, specs, key_of)
-    train, val = ~data.held, data.held
-    if not train.any() or not val.any():
-        raise TrainingError("Too few labelled windows to hold some out: label a little more first.")
-    device = choose_device(cfg.device).device
-    tracked = tracked_start(model.to("cpu"), specs, cfg.seed)
-    task = TracksHeadTask(
-        tracked,
-        data.features[train],
-        {n: t[train] for n, t in data.targets.items()},
-        data.features[val],
-        {n: t[val] for n, t in data.targets.items()},
-        device,
-        dict(cfg.track_weights or ()),
-    )
+    task: TracksHeadTask | TracksClipTask
+    data: ClipRows | Gathered
+    if full:
+        device = choose_device(cfg.device)
+        if device.device.type == "cpu":
+            report(TrainingProgress("train", 0, int(cfg.epochs or 1), message=_CPU_WARNING))
+        data = clip_rows(store, specs, spec.window, cfg.stride, cfg.video_ids)
+        train, val = ~data.held, data.held
+        _check_held_out(train, val)
+        tracked = tracked_start(model.to("cpu"), specs, cfg.seed)
+        flip = flip_allowed([c for s in specs for c in s.classes]) if cfg.hflip is None else cfg.hflip
+        (train_rows, train_y), (val_rows, val_y) = data.part(train), data.part(val)
+        task = TracksClipTask(tracked, spec, train_rows, train_y, val_rows, val_y, device, flip, weights)
+        micro = cfg.max_micro_batch or (int(cfg.batch_size or 1) if device.device.type == "cuda" else 1)
+    else:
+        _cache_tracks_features(store, cfg, parent, model, key_of, cancel, report)
+        cached = gather(store, specs, key_of)
+        train, val = ~cached.held, cached.held
+        _check_held_out(train, val)
+        tracked = tracked_start(model.to("cpu"), specs, cfg.seed)
+        val_y = {n: t[val] for n, t in cached.targets.items()}
+        train_y = {n: t[train] for n, t in cached.targets.items()}
+        task = TracksHeadTask(
+            tracked,
+            cached.features[train],
+            train_y,
+            cached.features[val],
+            val_y,
+            choose_device(cfg.device).device,
+            weights,
+        )
+        data = cached
+        micro = cfg.max_micro_batch or int(cfg.batch_size or 1)
     run_key = cfg.fingerprint(
         {"parent": parent.id, "tracks": [s.to_json() for s in specs], "n": len(data.starts)}
     )
@@ -394,11 +410,12 @@ def _run_tracks_last_layers(
         patience=int(cfg.patience or 1),
         weight_decay=cfg.weight_decay,
         seed=cfg.seed,
-        micro_batch=cfg.max_micro_batch or int(cfg.batch_size or 1),
+        micro_batch=micro,
         run_dir=run_dir,
     )
     outcome = train_loop(task, settings, cancel, report)
-    held_probs = dict(zip([s.name for s in specs], task.predict_all(task.val_x), strict=True))
+    predicted = task.predict_all(cancel) if isinstance(task, TracksClipTask) else task.predict_all(task.val_x)
+    held_probs = dict(zip([s.name for s in specs], predicted, strict=True))
     scores = evaluate(specs, held_probs, {n: t[val] for n, t in data.targets.items()}, data.starts[val])
     final = task.finalize()
     metrics: dict[str, Any] = {
@@ -429,8 +446,10 @@ def _run_tracks_last_layers(
     )
     version = register_model(store, final, new_meta, mode=cfg.mode, parent_id=parent.id, metrics=metrics)
     shutil.rmtree(run_dir, ignore_errors=True)
-    report(TrainingProgress("rescore", 1, 1, message="re-scoring the timelines"))
-    rescored = _rescore_tracks_from_pool5(store, version, final, key_of, cfg.stride)
+    rescored: list[int] = []
+    if not full:  # a new trunk makes every cached feature stale: its videos are analysed again
+        report(TrainingProgress("rescore", 1, 1, message="re-scoring the timelines"))
+        rescored = _rescore_tracks_from_pool5(store, version, final, key_of, cfg.stride)
     if cfg.activate:
         store.models.set_active(version.id)
     return TrainingResult(
@@ -442,6 +461,11 @@ def _run_tracks_last_layers(
         rescored_video_ids=tuple(rescored),
         seconds=time.perf_counter() - began,
     )
+
+
+def _check_held_out(train: np.ndarray, val: np.ndarray) -> None:
+    if not train.any() or not val.any():
+        raise TrainingError("Too few labelled windows to hold some out: label a little more first.")
 
 
 def _rescore_tracks_from_pool5(

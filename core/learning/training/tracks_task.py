@@ -72,12 +72,7 @@ class TracksHeadTask:
         self.device = device
         self.n_train = len(train_x)
         self.cpu_threads: int | None = None
-        watched = next((s for s in self.specs if s.kind is TrackKind.STATE), self.specs[0])
-        self.watched = self.specs.index(watched)
-        self.n_classes = len(watched.outputs)
-        self.val_labels = np.asarray(val_y[watched.name], dtype=np.int64).reshape(len(val_x), -1)[:, 0]
-        if watched.kind is TrackKind.POINT:  # no state track: watch "any event" as two classes
-            self.n_classes = 2
+        self.watched, self.n_classes, self.val_labels = watched_track(self.specs, val_y, len(val_x))
         self.weights = {s.name: float((track_weights or {}).get(s.name, 1.0)) for s in self.specs}
         mean, std = standardisation(train_x)
         self.mean, self.std = torch.from_numpy(mean).to(device), torch.from_numpy(std).to(device)
@@ -86,21 +81,7 @@ class TracksHeadTask:
         self.train_y = {
             s.name: torch.as_tensor(np.asarray(train_y[s.name]), device=device) for s in self.specs
         }
-        self.class_w: dict[str, torch.Tensor] = {}
-        for spec in self.specs:
-            y = np.asarray(train_y[spec.name])
-            if spec.kind is TrackKind.STATE:
-                counts = np.bincount(y[y != UNLABELLED], minlength=len(spec.outputs))
-                self.class_w[spec.name] = torch.as_tensor(
-                    class_weights(counts), dtype=torch.float32, device=device
-                )
-            else:
-                rows = y[(y != UNLABELLED).all(1)]
-                positives = rows.sum(0).astype(np.float64)
-                ratio = (len(rows) - positives) / np.maximum(positives, 1.0)
-                self.class_w[spec.name] = torch.as_tensor(
-                    np.clip(ratio, 1.0, 100.0), dtype=torch.float32, device=device
-                )
+        self.class_w = track_class_weights(self.specs, train_y, device)
         self.fc6 = _reparametrised(model.fc6, self.mean.cpu(), self.std.cpu()).to(device)
         self.fc7 = nn.Linear(model.fc7.in_features, model.fc7.out_features).to(device)
         self.heads = nn.ModuleList(nn.Linear(h.in_features, h.out_features) for h in model.head_layers()).to(
@@ -132,21 +113,9 @@ class TracksHeadTask:
     def loss(self, indices: np.ndarray, batch_total: int, rng: np.random.Generator) -> torch.Tensor:
         idx = torch.from_numpy(np.asarray(indices, dtype=np.int64)).to(self.device)
         fc7 = self._fc7(self.train_x[idx])
-        total = torch.zeros((), device=self.device)
-        for spec, head in zip(self.specs, self.heads, strict=True):
-            logits = head(fc7)
-            y = self.train_y[spec.name][idx]
-            if spec.kind is TrackKind.STATE:
-                part = F.cross_entropy(
-                    logits, y, weight=self.class_w[spec.name], ignore_index=UNLABELLED, reduction="sum"
-                )
-            else:
-                rows = (y != UNLABELLED).all(1)
-                part = F.binary_cross_entropy_with_logits(
-                    logits[rows], y[rows].float(), pos_weight=self.class_w[spec.name], reduction="sum"
-                )
-            total = total + self.weights[spec.name] * part
-        return total / batch_total
+        logits = [head(fc7) for head in self.heads]
+        targets = {name: y[idx] for name, y in self.train_y.items()}
+        return summed_loss(self.specs, logits, targets, self.class_w, self.weights) / batch_total
 
     @torch.no_grad()
     def predict_all(self, x: torch.Tensor) -> list[np.ndarray]:
@@ -165,11 +134,7 @@ class TracksHeadTask:
 
     @torch.no_grad()
     def predict_val(self, cancel: threading.Event) -> np.ndarray:
-        probs = self.predict_all(self.val_x)[self.watched]
-        if self.specs[self.watched].kind is TrackKind.POINT:
-            top = probs.max(axis=1, initial=0.0)
-            return np.stack([1.0 - top, top], axis=1)
-        return probs
+        return watched_probs(self.specs[self.watched], self.predict_all(self.val_x)[self.watched])
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         return {f"{i}.{k}": v for i, m in enumerate(self._modules()) for k, v in m.state_dict().items()}
@@ -188,3 +153,64 @@ class TracksHeadTask:
                 target.weight.copy_(w.to(target.weight.device))
                 target.bias.copy_(b.to(target.bias.device))
         return self.model.eval()
+
+
+def watched_track(
+    specs: Sequence[TrackSpec], val_y: Mapping[str, np.ndarray], n_val: int
+) -> tuple[int, int, np.ndarray]:
+    """Early stopping watches the first state track (a point-only project: "any event" as two
+    classes): its index, its number of classes and its held-out labels."""
+    watched = next((s for s in specs if s.kind is TrackKind.STATE), specs[0])
+    labels = np.asarray(val_y[watched.name], dtype=np.int64).reshape(n_val, -1)[:, 0]
+    n_classes = 2 if watched.kind is TrackKind.POINT else len(watched.outputs)
+    return specs.index(watched), n_classes, labels
+
+
+def watched_probs(spec: TrackSpec, probs: np.ndarray) -> np.ndarray:
+    if spec.kind is TrackKind.POINT:
+        top = probs.max(axis=1, initial=0.0)
+        return np.stack([1.0 - top, top], axis=1)
+    return probs
+
+
+def track_class_weights(
+    specs: Sequence[TrackSpec], train_y: Mapping[str, np.ndarray], device: torch.device
+) -> dict[str, torch.Tensor]:
+    """A state track's classes balanced; a point track's rare positives up-weighted (≤ 100×)."""
+    weights: dict[str, torch.Tensor] = {}
+    for spec in specs:
+        y = np.asarray(train_y[spec.name])
+        if spec.kind is TrackKind.STATE:
+            counts = np.bincount(y[y != UNLABELLED], minlength=len(spec.outputs))
+            w = class_weights(counts)
+        else:
+            rows = y[(y != UNLABELLED).all(1)]
+            positives = rows.sum(0).astype(np.float64)
+            w = np.clip((len(rows) - positives) / np.maximum(positives, 1.0), 1.0, 100.0)
+        weights[spec.name] = torch.as_tensor(w, dtype=torch.float32, device=device)
+    return weights
+
+
+def summed_loss(
+    specs: Sequence[TrackSpec],
+    logits: Sequence[torch.Tensor],
+    targets: Mapping[str, torch.Tensor],
+    class_w: Mapping[str, torch.Tensor],
+    weights: Mapping[str, float],
+) -> torch.Tensor:
+    """Σ over tracks of weight × (cross-entropy of a state track's labelled windows, or binary
+    cross-entropy of a point track's rows up to where the video is labelled), summed over rows."""
+    total = torch.zeros((), device=logits[0].device)
+    for spec, out in zip(specs, logits, strict=True):
+        y = targets[spec.name]
+        if spec.kind is TrackKind.STATE:
+            part = F.cross_entropy(
+                out.float(), y, weight=class_w[spec.name], ignore_index=UNLABELLED, reduction="sum"
+            )
+        else:
+            rows = (y != UNLABELLED).all(1)
+            part = F.binary_cross_entropy_with_logits(
+                out.float()[rows], y[rows].float(), pos_weight=class_w[spec.name], reduction="sum"
+            )
+        total = total + weights[spec.name] * part
+    return total
