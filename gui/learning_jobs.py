@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import AppError
-from core.learning.assessment import ModelEvaluation, evaluate_model
+from core.learning.assessment import ModelEvaluation, PointEvaluation, evaluate_tracks
 from core.learning.feature_cache import FeatureCache
 from core.learning.training import TrainConfig, TrainingResult, run_training
 from core.store import Store
@@ -22,12 +22,17 @@ from gui.workers import JobContext
 log = logging.getLogger(__name__)
 
 
+TrackEvaluations = dict[str, ModelEvaluation | PointEvaluation]
+"""Track name ("" for a one-track model) → its evaluation."""
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Two versions side by side; an evaluation is None where it could not run (``problems``)."""
+    """Two versions side by side, each evaluated per track (in the version's track order); an
+    evaluation is None where it could not run (``problems``)."""
 
     versions: tuple[ModelVersion, ...]
-    evaluations: tuple[ModelEvaluation | None, ...]
+    evaluations: tuple[TrackEvaluations | None, ...]
     problems: tuple[str, ...]
 
 
@@ -44,14 +49,14 @@ def import_weights(store: Store, path: str, ctx: JobContext) -> ModelVersion:
 
 def compare(store: Store, version_ids: tuple[int, ...], ctx: JobContext) -> Comparison:
     versions: list[ModelVersion] = []
-    evaluations: list[ModelEvaluation | None] = []
+    evaluations: list[TrackEvaluations | None] = []
     problems: list[str] = []
     for version_id in version_ids:
         versions.append(store.models.get(version_id))
         if ctx.cancel.is_set():
             break
         try:
-            evaluations.append(evaluate_model(store, version_id))
+            evaluations.append({e.track: e for e in evaluate_tracks(store, version_id)})
             problems.append("")
         except AppError as exc:  # one version without predictions still shows the other
             evaluations.append(None)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.learning.assessment import ModelEvaluation
+from core.learning.assessment import ModelEvaluation, PointEvaluation
 from core.store.records import ModelVersion
 from gui.learning_jobs import Comparison
 from gui.state.learning import LearningState
@@ -52,8 +52,25 @@ def _windows(metrics: dict[str, Any]) -> str:
 
 
 def evaluation_rows(comparison: Comparison) -> list[Row]:
-    evals = comparison.evaluations
+    """The full evaluation's rows, a block per track (headed by its name when there are several)."""
+    tracks: list[str] = []
+    for found in comparison.evaluations:
+        tracks += [t for t in (found or {}) if t not in tracks]
+    rows: list[Row] = []
+    for track in tracks:
+        evals = tuple(None if found is None else found.get(track) for found in comparison.evaluations)
+        if len(tracks) > 1:
+            kind = "point events" if any(isinstance(e, PointEvaluation) for e in evals) else "states"
+            rows.append((f"Track {track}", tuple(kind if e is not None else "–" for e in evals)))
+        states = tuple(e if isinstance(e, ModelEvaluation) else None for e in evals)
+        points = tuple(e if isinstance(e, PointEvaluation) else None for e in evals)
+        rows += _point_rows(points) if any(points) else _state_rows(states)
+    if any(comparison.problems):
+        rows.append(("Not evaluated because", tuple(p or "" for p in comparison.problems)))
+    return rows
 
+
+def _state_rows(evals: tuple[ModelEvaluation | None, ...]) -> list[Row]:
     def each(get: Any) -> tuple[str, ...]:
         return tuple("–" if e is None else get(e) for e in evals)
 
@@ -61,7 +78,7 @@ def evaluation_rows(comparison: Comparison) -> list[Row]:
         ("All labels: frame accuracy", each(lambda e: _num(e.frames.accuracy))),
         ("All labels: frame macro-F1", each(lambda e: _num(e.frames.macro_f1))),
     ]
-    names = sorted({n for v in comparison.versions for n in v.class_names})
+    names = sorted({n for e in evals if e is not None for n in _classes(e)})
     for name in names:
         rows.append((f"  F1 {name}", each(lambda e, n=name: _class_f1(e, n))))
     thresholds = sorted({t for e in evals if e is not None for t in e.segment_f1})
@@ -69,14 +86,35 @@ def evaluation_rows(comparison: Comparison) -> list[Row]:
         rows.append((f"Segment F1 @ tIoU {t:g}", each(lambda e, t=t: _num(e.segment_f1.get(t)))))
     rows.append(("mAP @ 0.5:0.95 (ActivityNet)", each(lambda e: _num(e.average_map))))
     rows.append(("mAP @ 0.5", each(lambda e: _num(e.map_anet.get(0.5)))))
-    if any(comparison.problems):
-        rows.append(("Not evaluated because", tuple(p or "" for p in comparison.problems)))
     return rows
 
 
+def _point_rows(evals: tuple[PointEvaluation | None, ...]) -> list[Row]:
+    def each(get: Any) -> tuple[str, ...]:
+        return tuple("–" if e is None else get(e) for e in evals)
+
+    tolerance = next(e.tolerance for e in evals if e is not None)
+    rows: list[Row] = [(f"All labels: event F1 (±{tolerance} frames)", each(lambda e: _num(e.f1)))]
+    names = sorted({n for e in evals if e is not None for n in e.per_class})
+    for name in names:
+        rows.append((f"  F1 {name}", each(lambda e, n=name: _event_f1(e, n))))
+    return rows
+
+
+def _classes(evaluation: ModelEvaluation) -> tuple[str, ...]:
+    return evaluation.class_names or evaluation.version.class_names
+
+
 def _class_f1(evaluation: ModelEvaluation, name: str) -> str:
-    names = evaluation.version.class_names
+    names = _classes(evaluation)
     return _num(float(evaluation.frames.f1[names.index(name)])) if name in names else "–"
+
+
+def _event_f1(evaluation: PointEvaluation, name: str) -> str:
+    if name not in evaluation.per_class:
+        return "–"
+    matched, predicted, labelled = evaluation.per_class[name]
+    return _num(2 * matched / (predicted + labelled) if predicted + labelled else 1.0)
 
 
 class CompareDialog(QDialog):

@@ -122,9 +122,10 @@ def test_the_track_manager_moves_tracks_and_lists_modifiers(qtbot: Any, window: 
     assert [t.name for t in store.tracks.list()] == ["behaviour", "head"]
 
 
-def test_each_track_shows_its_heads_predictions_and_shift_a_accepts_the_active_ones(
-    qtbot: Any, window: Any, store: Store, tiny_video: Path
-) -> None:
+def _three_head_version(qtbot: Any, window: Any, store: Store, tiny_video: Path) -> tuple[Any, ...]:
+    """A behaviour, a light and a point track, and a stored run of a three-head version whose
+    behaviour head sees only background, light head a flash at the start, and onsets head one
+    event at frame 16. Returns the light track, the onsets track and the version."""
     import numpy as np
 
     from core.model.spec import DEFAULT_SPEC
@@ -161,6 +162,14 @@ def test_each_track_shows_its_heads_predictions_and_shift_a_accepts_the_active_o
     store.models.set_active(version.id)
     qtbot.waitUntil(lambda: window.current.predictions is not None, timeout=10000)
     window.current.flush_prediction_reload()
+    return light, onsets, version
+
+
+def test_each_track_shows_its_heads_predictions_and_shift_a_accepts_the_active_ones(
+    qtbot: Any, window: Any, store: Store, tiny_video: Path
+) -> None:
+    light, onsets, _ = _three_head_version(qtbot, window, store, tiny_video)
+    video = window.current.video
 
     current = window.current
     assert current.predictions.track == "behaviour" and current.events == []
@@ -187,3 +196,34 @@ def test_each_track_shows_its_heads_predictions_and_shift_a_accepts_the_active_o
         ("flash", "accepted")
     ]
     assert store.segments.list(video.id) == [] and store.segments.list(video.id, track_id=onsets.id) == []
+
+
+def test_comparing_versions_scores_every_track(
+    qtbot: Any, window: Any, store: Store, tiny_video: Path
+) -> None:
+    """Model › Compare evaluates each track: frame and segment scores for a state track, event
+    F1 for a point track, under the track's name."""
+    import threading
+    from types import SimpleNamespace
+
+    from core.store.records import NewSegment
+    from gui import learning_jobs
+    from gui.dialogs.compare_models import evaluation_rows
+
+    light, onsets, version = _three_head_version(qtbot, window, store, tiny_video)
+    video = window.current.video
+    dark, flash = (store.classes.by_name(n, light.id) for n in ("background", "flash"))
+    store.segments.paint(video.id, [NewSegment(dark.id, 0, 40)])
+    store.segments.paint(video.id, [NewSegment(flash.id, 0, 20)])
+    onset = store.classes.by_name("onset", onsets.id)
+    store.segments.paint(video.id, [NewSegment(onset.id, 16, 17)])
+    background = store.classes.by_name("background")
+    store.segments.paint(video.id, [NewSegment(background.id, 0, 40)])
+
+    ctx = SimpleNamespace(cancel=threading.Event())
+    comparison = learning_jobs.compare(store, (version.id,), ctx)  # type: ignore[arg-type]
+    rows = dict(evaluation_rows(comparison))
+    assert rows["Track behaviour"] == ("states",) and rows["Track light"] == ("states",)
+    assert rows["Track onsets"] == ("point events",)
+    assert rows["All labels: event F1 (±4 frames)"] == ("1.000",)  # the one event, found at 16
+    assert rows["  F1 flash"] != ("–",) and rows["  F1 onset"] == ("1.000",)
