@@ -92,14 +92,21 @@ def events_for(
     return predicted_events(preds.frame_scores, params or PostprocessParams(), skip_classes=skip)
 
 
+def saved_events(store: Store, preds: VideoPredictions) -> list[PredictedEvent]:
+    """``preds``' events post-processed as the user tuned its track in the app (defaults for
+    classes never tuned), so the CLI accepts, exports and scores what the timeline shows."""
+    from core.analysis.postprocess_settings import load_params
+
+    track = store.tracks.by_name(preds.track) if preds.track else None
+    return events_for(preds, load_params(store, preds.class_names, track.id if track else None))
+
+
 def track_events(
-    store: Store, video: Video, track_id: int, track: str, model_version_id: int | None = None
+    store: Store, video: Video, track: str, model_version_id: int | None = None
 ) -> tuple[tuple[str, ...], list[PredictedEvent]] | None:
     """One track's head's classes and predicted events, post-processed with that track's
     saved settings; None when the model has no predictions for the track."""
-    from core.analysis.postprocess_settings import load_params
-
     preds = load_predictions(store, video, model_version_id, track=track)
     if preds is None:
         return None
-    return preds.class_names, events_for(preds, load_params(store, preds.class_names, track_id))
+    return preds.class_names, saved_events(store, preds)

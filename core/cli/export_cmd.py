@@ -52,10 +52,10 @@ def export_cmd(args: argparse.Namespace, store: Store) -> int:
             print(f"exported {windows} windows of {len(found)} videos to {target} ({args.format})")
             return 0
         if args.track is not None:
-            items = predicted_items(predictions_of(store, videos, args.model, args.track))
+            items = predicted_items(store, predictions_of(store, videos, args.model, args.track))
         else:
             found, subjects = every_track_predictions(store, videos, args.model)
-            items = predicted_items(found, subjects=subjects)
+            items = predicted_items(store, found, subjects=subjects)
         what = "predicted events"
     else:
         items = project_labels(store, videos)

@@ -92,7 +92,7 @@ def import_dataset_cmd(args: argparse.Namespace, store: Store) -> int:
 
 
 def accept_cmd(args: argparse.Namespace, store: Store) -> int:
-    from core.analysis.predictions import events_for, load_predictions
+    from core.analysis.predictions import load_predictions, saved_events
     from core.labels.accept import accept_events
 
     if args.all == (args.video is not None):
@@ -106,7 +106,7 @@ def accept_cmd(args: argparse.Namespace, store: Store) -> int:
             if not args.all:
                 raise StoreError(f"{video.path} has no predictions from that model: run 'infer' first.")
             continue
-        events = events_for(preds)
+        events = saved_events(store, preds)
         before = store.segments.labelled_frames(video.id, track.id)
         with store.unit("accept the predicted events"):  # one video's events: all or none
             accept_events(

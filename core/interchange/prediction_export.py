@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.analysis.postprocess import PostprocessParams
-from core.analysis.predictions import VideoPredictions, events_for, load_predictions
+from core.analysis.predictions import VideoPredictions, events_for, load_predictions, saved_events
 from core.atomic import atomic_write
 from core.errors import StoreError
 from core.interchange.formats import PREDICTED, Span, VideoLabels
@@ -46,6 +46,7 @@ def predictions_of(
 
 
 def predicted_items(
+    store: Store,
     found: Sequence[tuple[Video, VideoPredictions]],
     params: PostprocessParams | None = None,
     subjects: Mapping[str, str | None] | None = None,
@@ -67,7 +68,7 @@ def predicted_items(
                 subject=(subjects or {}).get(preds.track),
                 point=preds.kind is TrackKind.POINT,
             )
-            for e in events_for(preds, params)
+            for e in (events_for(preds, params) if params is not None else saved_events(store, preds))
         )
     return [
         VideoLabels(video, tuple(sorted(spans, key=lambda s: (s.start_frame, s.track or ""))))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis.predictions import events_for, load_predictions
+from core.analysis.predictions import load_predictions, saved_events
 from core.errors import TrainingError
 from core.learning.evaluation import (
     MAP_TIOU_THRESHOLDS,
@@ -182,7 +182,7 @@ def evaluate_points(store: Store, version: ModelVersion, track: str, tolerance: 
             continue
         videos += 1
         until = max(s.end_frame for s in everything)
-        events = [e for e in events_for(preds) if e.start_frame < until]
+        events = [e for e in saved_events(store, preds) if e.start_frame < until]
         own = [s for s in everything if s.track_id == track_id]
         for k, name in enumerate(preds.class_names):
             predicted = [e.start_frame for e in events if e.class_index == k]
@@ -240,7 +240,7 @@ def evaluate_model(store: Store, version_id: int | None = None, track: str | Non
                 )
         gt["database"][key] = {"annotations": anns, "subset": "validation"}
         labelled = truth != UNLABELLED
-        events = [e for e in events_for(preds) if labelled[e.start_frame : e.end_frame].any()]
+        events = [e for e in saved_events(store, preds) if labelled[e.start_frame : e.end_frame].any()]
         results["results"][key] = [
             {
                 "segment": [secs(e.start_frame), secs(e.end_frame)],

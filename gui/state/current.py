@@ -215,9 +215,7 @@ class CurrentVideo(QObject):
             track_id = self._track_id
             self.params = self.project.guard(lambda: load_params(store, preds.class_names, track_id)) or {}
         others = [t for t in self.project.tracks if t.id != self._track_id] if video is not None else []
-        found = {
-            t.id: self.project.guard(lambda t=t: track_events(store, video, t.id, t.name)) for t in others
-        }
+        found = {t.id: self.project.guard(lambda t=t: track_events(store, video, t.name)) for t in others}
         self.other_events = {tid: f for tid, f in found.items() if f is not None}
         self.recompute_events()
 

@@ -176,3 +176,27 @@ def test_import_dataset_of_a_missing_folder_is_one_line(db_url: str, tmp_path: P
         and "is not a folder" in err
         and len(err.strip().splitlines()) == 1
     )
+
+
+def test_the_cli_accepts_and_exports_what_the_saved_post_processing_shows(
+    project, db_url: str, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Settings tuned in the app's post-processing panel apply on the command line too: here
+    "run" events must last 200 frames, so the ~48-frame one is neither accepted nor exported."""
+    from core.analysis.postprocess import PostprocessParams
+    from core.analysis.postprocess_settings import save_params
+
+    _predictions(project)
+    save_params(project, "run", PostprocessParams(min_length=200))
+    code, out, err = _run(capsys, db_url, "accept-predictions", "1", "--fill-unlabelled-only")
+    assert code == 0, err
+    assert out.startswith(f"{CLIP}: accepted 0 predicted events, +0")
+    gt = tmp_path / "pred.json"
+    code, _, err = _run(
+        capsys, db_url, "export", "--format", "activitynet", "--predictions", "--out", str(gt)
+    )
+    assert code == 0, err
+    doc = json.loads(gt.read_text(encoding="utf-8"))
+    found = [d["label"] for per_video in doc.get("results", {}).values() for d in per_video]
+    found += [a["label"] for v in doc.get("database", {}).values() for a in v["annotations"]]
+    assert found == []
