@@ -257,3 +257,34 @@ def test_imports_into_a_track_move_the_versions(team: tuple[Project, Project, in
     (joined,) = ann.store.segments.list(video, track_id=head.id)
     assert (joined.id, joined.start_frame, joined.end_frame) == (first.id, 10, 60)
     assert joined.version == first.version + 1  # the row changed: a view from before it names the old one
+
+
+def test_codings_keep_every_track_and_the_reference_is_one_undo_step(
+    team: tuple[Project, Project, int, int],
+) -> None:
+    """Two tracks whose classes share a name: each coder's coding keeps both, agreement is
+    per track, and using a coding writes each track's own labels as one undoable action."""
+    from core.labels.agreement import agreement_by_track
+
+    ann, bob, video, walk = team
+    head = ann.store.tracks.add("head")
+    head_walk = ann.store.classes.add("walk", track_id=head.id)  # same name, other track
+    actions.label_range(ann, video, 0, 40, walk)
+    actions.label_range(ann, video, 50, 60, head_walk.id)
+    actions.save_coding(ann, video, clear=True)
+    assert ann.store.segments.list(video, all_tracks=True) == []  # both tracks cleared for Bob
+    actions.label_range(bob, video, 10, 40, walk)
+    actions.save_coding(bob, video)
+    codings = bob.store.codings.list(video)
+    assert sorted(codings["ann"]) == [("walk", 0, 40, "behaviour"), ("walk", 50, 60, "head")]
+    by_track = agreement_by_track(codings, 200, [t.name for t in bob.store.tracks.list()])
+    assert by_track["behaviour"][0].kappa > 0.5 and by_track["head"][0].kappa == pytest.approx(0.0)
+    depth = len(bob.store.edit_log.list(video))
+    change = actions.use_coding(bob, video, "ann")
+    assert change is not None
+    assert _labels(bob, video) == [("walk", 0, 40)]
+    assert _track_labels(bob, video, head.id) == [("walk", 50, 60)]
+    log = bob.store.edit_log.list(video)[depth:]
+    assert [(e.annotator, e.action) for e in log] == [("bob", "Use ann's coding")] * 2  # one per track
+    bob.undo(change)
+    assert _labels(bob, video) == [("walk", 10, 40)] and _track_labels(bob, video, head.id) == []
