@@ -133,18 +133,10 @@ def coding_use(args: argparse.Namespace, store: Store) -> int:
 
 
 def agreement_report(store: Store, video_ref: str) -> int:
-    from core.labels.agreement import agreement_by_track, report_lines_by_track
+    from core.labels.agreement import report_lines_by_track, video_agreement
 
     video = find_video(store, video_ref)
-    codings = store.codings.list(video.id)
-    if len(codings) < 2:
-        raise StoreError(
-            f"Video {video.id} has {len(codings)} coding(s); agreement needs two "
-            "(`coding save` by each coder)."
-        )
-    frames = max([video.best_frame_count, *(s[2] for c in codings.values() for s in c)])
-    tracks = [t.name for t in store.tracks.list()]
-    for line in report_lines_by_track(agreement_by_track(codings, frames, tracks)):
+    for line in report_lines_by_track(video_agreement(store, video.id)):
         print(line)
     return 0
 

@@ -8,7 +8,8 @@ of the two directions' precision and recall, so swapping the pair changes it lit
 
 With several tracks (lanes of labels that overlap one another) each track is compared on its
 own: a frame can be "walk" in one track and "head up" in another, so one frame vector per
-track, and one table per track.
+track, and one table per track. ``video_agreement`` reads a video's codings from the store; the
+rest is pure Python and numpy.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import StoreError
 from core.learning.evaluation import SEGMENT_F1_THRESHOLDS, segment_f1_scores
+from core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +127,16 @@ def report_lines_by_track(by_track: Mapping[str, Sequence[PairAgreement]]) -> li
         lines.append(f"track {track}:")
         lines.extend(report_lines(pairs, "  "))
     return lines
+
+
+def video_agreement(store: Store, video_id: int) -> dict[str, list[PairAgreement]]:
+    """Every pair of the video's coders, per track (what the CLI prints and the app's dialog shows)."""
+    video = store.videos.get(video_id)
+    codings = store.codings.list(video_id)
+    if len(codings) < 2:
+        raise StoreError(
+            f"Video {video_id} has {len(codings)} coding(s); agreement needs two "
+            "(`coding save` by each coder)."
+        )
+    frames = max([video.best_frame_count, *(s[2] for c in codings.values() for s in c)])
+    return agreement_by_track(codings, frames, [t.name for t in store.tracks.list()])

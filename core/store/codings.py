@@ -50,6 +50,16 @@ class CodingRepository(Repository):
             default = session.scalars(select(TrackRow.name).order_by(TrackRow.position, TrackRow.id)).first()
             return {r.coder: [_coded(item, default or DEFAULT_TRACK) for item in r.segments] for r in rows}
 
+    def coders(self) -> dict[int, builtins.list[str]]:
+        """Who has coded each video (videos nobody coded are left out), coders by name."""
+        with self._read("read the codings") as session:
+            out: dict[int, builtins.list[str]] = {}
+            for video_id, coder in session.execute(
+                select(CodingRow.video_id, CodingRow.coder).order_by(CodingRow.video_id, CodingRow.coder)
+            ):
+                out.setdefault(int(video_id), []).append(str(coder))
+            return out
+
     def get(self, video_id: int, coder: str) -> builtins.list[Coded]:
         """One coder's coding, or a sentence saying who has coded the video."""
         coding = self.list(video_id).get(coder)
