@@ -479,7 +479,7 @@ class MainWindow(QMainWindow):
         )
         if not files:
             return None
-        dialog = ImportDialog(self.project.store, [Path(f) for f in files], self)
+        dialog = ImportDialog(self.project.store, [Path(f) for f in files], self, self.team.annotator)
         if dialog.exec() and dialog.result is not None:
             self.project.labels_imported(dialog.result.summary())
         return dialog

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from core.analysis.postprocess import PredictedEvent
 from core.errors import ConflictError, StoreError
 from core.labels import class_edits, editing, track_edits
 from core.labels.accept import accept_events
+from core.labels.audit import logged
 from core.labels.editing import Edit
 from core.labels.keys import check_class_key
 from core.project.project import Project, Undoable
@@ -24,6 +26,7 @@ from core.store.unit import KEEP, Keep
 log = logging.getLogger(__name__)
 
 NO_RESERVED: Mapping[str, str] = {}
+T = TypeVar("T")
 
 
 Seen = Sequence[Segment] | None
@@ -119,9 +122,28 @@ def _step(project: Project, edit: Edit, back: bool) -> None:
     )
 
 
-def _class(project: Project, make: Callable[[], class_edits.ClassChange | None]) -> Undoable | None:
-    change = project.do(make, "change the label classes")
-    return None if change is None else Undoable(change.text, change.undo, change.redo)
+def _class(
+    project: Project, make: Callable[[], class_edits.ClassChange | None], logged_as: str | None = None
+) -> Undoable | None:
+    """A class or track change. One that may change labels too (a deleted class's segments)
+    names its ``logged_as``: it, its undo and its redo log what they did to each video."""
+    if logged_as is None:
+        change = project.do(make, "change the label classes")
+        return None if change is None else Undoable(change.text, change.undo, change.redo)
+
+    def signed(text: str, run: Callable[[], T]) -> T:
+        with logged(project.store, project.annotator, text):
+            return run()
+
+    change = project.do(lambda: signed(logged_as, make), "change the label classes")
+    if change is None:
+        return None
+    text = change.text
+    return Undoable(
+        text,
+        lambda: signed(f"Undo {text}"[:100], change.undo),
+        lambda: signed(f"Redo {text}"[:100], change.redo),
+    )
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -267,7 +289,11 @@ def set_class_shortcut(
 
 
 def delete_class(project: Project, class_id: int, reassign_to: int | None = None) -> Undoable | None:
-    return _class(project, lambda: class_edits.delete_class(project.store, class_id, reassign_to))
+    return _class(
+        project,
+        lambda: class_edits.delete_class(project.store, class_id, reassign_to),
+        f"Delete class {project.store.classes.get(class_id).name}",
+    )
 
 
 # --- tracks ------------------------------------------------------------------------------------
@@ -286,7 +312,11 @@ def add_track(
 
 def remove_track(project: Project, track_id: int) -> Undoable | None:
     """Delete a track with its classes and labels; undo brings all of them back."""
-    return _class(project, lambda: track_edits.remove_track(project.store, track_id))
+    return _class(
+        project,
+        lambda: track_edits.remove_track(project.store, track_id),
+        f"Delete track {project.store.tracks.get(track_id).name}",
+    )
 
 
 def change_track(

@@ -105,6 +105,15 @@ class SegmentRepository(Repository):
             self._changed(SegmentsChanged(video_id, start, end))
             return _records(session, painting.overlapping(session, video_id, start, end, track.id))
 
+    def get(self, segment_id: int) -> Segment:
+        with self._read("read the segment") as session:
+            row = session.get(SegmentRow, segment_id)
+            if row is None:
+                raise StoreError(
+                    f"There is no segment with id {segment_id}; it may have been deleted already."
+                )
+            return _records(session, [row])[0]
+
     def remove(self, segment_id: int) -> None:
         with self._write("delete the segment") as session:
             row = session.get(SegmentRow, segment_id)
