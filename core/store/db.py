@@ -30,6 +30,7 @@ from core.store.classes import ClassRepository
 from core.store.codings import CodingRepository
 from core.store.editlog import EditLogRepository
 from core.store.features import FeatureRepository
+from core.store.feed import ChangeFeedRepository
 from core.store.guard import APPLICATION_ID, check_sqlite_file, missing_driver_message
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
@@ -92,6 +93,11 @@ class Store:
     def work(self) -> WorkRepository:
         """The claim queue and to-label → labelled → reviewed states (team mode)."""
         return WorkRepository(self.session_factory)
+
+    @property
+    def change_feed(self) -> ChangeFeedRepository:
+        """What each commit changed, for other apps; pruned as it ages (team mode)."""
+        return ChangeFeedRepository(self.session_factory)
 
     @property
     def units(self) -> Units:

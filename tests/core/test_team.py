@@ -288,3 +288,44 @@ def test_codings_keep_every_track_and_the_reference_is_one_undo_step(
     assert [(e.annotator, e.action) for e in log] == [("bob", "Use ann's coding")] * 2  # one per track
     bob.undo(change)
     assert _labels(bob, video) == [("walk", 10, 40)] and _track_labels(bob, video, head.id) == []
+
+
+def test_the_change_feed_is_pruned_as_it_ages(team: tuple[Project, Project, int, int]) -> None:
+    """Rows older than the keep time go (a listening app prunes on its own); new ones stay and
+    are still heard. An app that slept longer than rows are kept refreshes everything."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from core.store.changes import ClassesChanged
+    from core.store.orm import ChangeFeedRow, utc_now
+
+    ann, bob, video, walk = team
+    for start in range(0, 50, 10):
+        actions.label_range(ann, video, start, start + 5, walk)
+    total = ann.store.change_feed.count()
+    assert total >= 5
+    with ann.store.session_factory.begin() as session:  # five of them were written 20 minutes ago
+        old = session.scalars(select(ChangeFeedRow.id).order_by(ChangeFeedRow.id).limit(5)).all()
+        session.execute(
+            update(ChangeFeedRow)
+            .where(ChangeFeedRow.id.in_(old))
+            .values(at=utc_now() - timedelta(minutes=20))
+        )
+    heard: list[object] = []
+    bob.events.segments.connect(heard.append)
+    bob.events.classes.connect(heard.append)
+    with listening(bob, interval_s=0.05) as remote:
+        deadline = time.monotonic() + 10
+        while ann.store.change_feed.count() != total - 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ann.store.change_feed.count() == total - 5
+        actions.label_range(ann, video, 100, 110, walk)
+        while SegmentsChanged(video, 100, 110) not in heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert heard == [SegmentsChanged(video, 100, 110)]
+        remote._last_wake -= 2 * remote.keep_s  # as if the machine had been asleep
+        while ClassesChanged() not in heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert SegmentsChanged(video, 0, 2**31 - 1) in heard and ClassesChanged() in heard
+    assert ann.store.change_feed.prune(keep_s=0) == total - 5 + 1  # and by hand: everything
