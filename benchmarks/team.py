@@ -12,6 +12,8 @@ edits missing from the log; replaying the edit log must also give the final labe
 ``notify_ms``: during the load, a probe app in this process labels frames of a second video
 every 100 ms; a listening app (another store object) records when it hears each probe.
 ``solo`` runs one worker alone for comparison (``contention_p95_ratio``).
+``statements_per_edit``: the SQL statements one edit sends (``sql``; BEGIN and COMMIT are two
+more round trips), counted on the connection in one process before the load.
 Prints one JSON object. Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/team.py``.
 """
 
@@ -154,6 +156,33 @@ def phase(url: str, mode: str, workers: int = WORKERS) -> dict[str, Any]:
     }
 
 
+def statements_per_edit(url: str, edits: int = 20) -> dict[str, float]:
+    """Mean SQL statements one label edit sends (after the first, which warms nothing up: each
+    edit is a unit of its own), counted on the engine; the reads before it are not counted."""
+    from sqlalchemy import event
+
+    project = open_project(url, "counter")
+    rng = random.Random(7)
+    classes = [c.id for c in project.store.classes.list() if c.name != "background"]
+    counted: list[str] = []
+    transactions: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        counted.append(statement)
+
+    for k in range(edits + 1):
+        start = 50 * SPAN + rng.randrange(0, SPAN - 40)
+        end = start + rng.randrange(5, 40)
+        seen = project.store.segments.list(1, start, end)
+        if k == 1:
+            event.listen(project.store.engine, "before_cursor_execute", count)
+            event.listen(project.store.engine, "commit", lambda _c: transactions.append(1))
+        actions.label_range(project, 1, start, end, rng.choice(classes), seen=seen)
+    project.close()
+    done = edits or 1
+    return {"sql": round(len(counted) / done, 2), "transactions": round(len(transactions) / done, 2)}
+
+
 def prepare(url: str) -> None:
     project = open_project(url)
     for name in ("a", "b"):
@@ -173,6 +202,9 @@ def main() -> int:
     server.start()
     try:
         report: dict[str, Any] = {"workers": WORKERS, "edits_per_worker": EDITS}
+        url = server.new_url()
+        prepare(url)
+        report["statements_per_edit"] = statements_per_edit(url)
         for mode in ("overlapping", "separate"):
             url = server.new_url()
             prepare(url)

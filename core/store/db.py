@@ -121,6 +121,7 @@ class Store:
         self.units.unsubscribe(listener)
 
     def close(self) -> None:
+        self.units.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
