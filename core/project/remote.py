@@ -142,20 +142,24 @@ class RemoteChanges:
     def _read_feed(self, conn: Connection) -> None:
         own = self.project.store.units.origin
         behind, self._behind = self._behind, False
-        rows = conn.execute(
-            select(ChangeFeedRow.id, ChangeFeedRow.origin, ChangeFeedRow.changes)
-            .where(ChangeFeedRow.id > self._last_id - LOOKBACK_IDS)
-            .order_by(ChangeFeedRow.id)
+        # The ids first (an index-only read of the last LOOKBACK_IDS), then the payloads of the
+        # new ones only: re-reading 200 JSON payloads on every wake cost every annotator CPU.
+        ids = conn.scalars(
+            select(ChangeFeedRow.id).where(ChangeFeedRow.id > self._last_id - LOOKBACK_IDS)
         ).all()
+        new = sorted(i for i in ids if i not in self._delivered)
         changes: list[Change] = []
-        for feed_id, origin, payload in rows:
-            if feed_id in self._delivered:
-                continue
-            self._delivered.add(feed_id)
-            if origin != own:
+        if new:
+            rows = conn.execute(
+                select(ChangeFeedRow.changes)
+                .where(ChangeFeedRow.id.in_(new), ChangeFeedRow.origin != own)
+                .order_by(ChangeFeedRow.id)
+            ).all()
+            for (payload,) in rows:
                 changes.extend(_decode(payload))
-        if rows:
-            self._last_id = max(self._last_id, max(r[0] for r in rows))
+            self._delivered.update(new)
+        if ids:
+            self._last_id = max(self._last_id, max(ids))
             floor = self._last_id - LOOKBACK_IDS
             self._delivered = {i for i in self._delivered if i > floor}
         if behind:  # asleep for longer than rows are kept: some may be gone, so re-read everything

@@ -46,9 +46,11 @@ def classes(session: Session, ids: Iterable[int]) -> dict[int, LabelClassRow]:
             found[class_id] = row
         else:
             missing.append(class_id)
-    if missing:  # a project has tens of classes: read them all, once per unit
-        for row in session.scalars(select(LabelClassRow)):
+    if missing:  # a project has tens of classes: read them all with their tracks, once per unit
+        query = select(LabelClassRow, TrackRow).join(TrackRow, LabelClassRow.track_id == TrackRow.id)
+        for row, track in session.execute(query):
             pin(session, row)
+            pin(session, track)
             if row.id in missing:
                 found[row.id] = row
     return found

@@ -39,6 +39,10 @@ Listener = Callable[[Sequence[Change]], None]
 NOTIFY_CHANNEL = "c3d_changes"
 """PostgreSQL channel that wakes other apps after a commit; the payload is the origin."""
 
+NOTIFY_GAP_S = 0.05
+"""At most one NOTIFY per this many seconds per process: a listener reads every row since its
+last read anyway, and 50 ms is nothing next to the 2 s in which others must see an edit."""
+
 BUSY_WAIT_S = 60.0
 """How long a write waits for another program's write to finish before giving up."""
 
@@ -197,6 +201,7 @@ class Notifier:
                         conn.close()
                     conn = None
                     self._stop.wait(1.0)
+                self._stop.wait(NOTIFY_GAP_S)  # a burst of commits in the meantime: one NOTIFY
         finally:
             if conn is not None:
                 conn.close()

@@ -56,6 +56,7 @@ class AgreementDialog(QDialog):
         super().__init__(parent)
         self.team, self.state = team, team.state
         self.setWindowTitle("Agreement between coders")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # and its connections go with it
         self.video = QComboBox()
         self.video.currentIndexChanged.connect(self.refresh_table)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -93,12 +94,13 @@ class AgreementDialog(QDialog):
         layout.addLayout(reference)
         layout.addLayout(mine)
         layout.addWidget(buttons)
-        self.state.bridge.videos_changed.connect(
-            lambda _video: self.refresh_videos()
-        )  # a coding saved anywhere
+        self.state.bridge.videos_changed.connect(self._on_videos)  # a coding saved here or elsewhere
         team.annotator_changed.connect(self._name_save_button)
         self.refresh_videos(video_id)
         self.resize(720, 480)
+
+    def _on_videos(self, _video_id: object) -> None:
+        self.refresh_videos()
 
     def video_id(self) -> int | None:
         data = self.video.currentData()

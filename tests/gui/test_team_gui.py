@@ -128,3 +128,7 @@ def test_agreement_dialog_shows_each_track_and_sets_the_reference_in_one_undo_st
         "ann vs carol",
         "bob vs carol",
     ]
+    dialog.close()  # deleted with its connections: later codings reach no dead dialog
+    qtbot.waitUntil(lambda: not window.findChildren(type(dialog)), timeout=5000)
+    window.team.save_coding(vid)
+    qtbot.wait(50)
