@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from core import paths
 from core.analysis.pipeline import AnalysisProgress, AnalysisStarted, analyse_videos, load_model
 from core.analysis.run import AnalysisResult
+from core.cluster.ray_analysis import ClusterOutcome, ClusterProgress, ClusterSettings
 from core.errors import AppError
 from core.labels.overview import create_demo_project
 from core.media.library import add_video, expand_video_paths
@@ -20,7 +21,15 @@ from gui.workers import JobContext
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnalysisProgress", "AnalysisStarted", "add_videos", "analyse", "open_demo"]
+__all__ = [
+    "AnalysisProgress",
+    "AnalysisStarted",
+    "ClusterProgress",
+    "add_videos",
+    "analyse",
+    "analyse_on_cluster",
+    "open_demo",
+]
 
 DEMO_SECONDS = 60.0
 
@@ -82,6 +91,27 @@ def analyse(
             on_batch=ctx.batch,
         )
     )
+
+
+def analyse_on_cluster(
+    store: Store, video_ids: list[int], ctx: JobContext, settings: ClusterSettings
+) -> ClusterOutcome:
+    """The same analysis on Ray: the engine is chosen here once, as for a local analysis, and
+    every worker runs it; workers store their windows themselves, which the app hears through
+    the store's change feed and draws as they arrive."""
+    from core.cluster.ray_analysis import run_on_cluster
+
+    loaded = load_model(
+        store,
+        device="cpu",
+        precision=settings.precision,
+        cancel=ctx.cancel,
+        on_status=lambda m: ctx.batch(EngineNote(m)),
+    )
+    where = "local Ray" if settings.address == "local" else f"Ray at {settings.address}"
+    ctx.batch(AnalysisStarted(f"{where} · {loaded.engine_label}", loaded.label, loaded.version.id))
+    videos = [store.videos.get(v) for v in video_ids]
+    return run_on_cluster(store, videos, loaded, settings, ctx.cancel, ctx.progress)
 
 
 def prepare_int8(store: Store, ctx: JobContext, version_id: int) -> str:

@@ -33,6 +33,7 @@ from gui import file_dialogs
 from gui.dialogs import errors
 from gui.dialogs.agreement import AgreementDialog
 from gui.dialogs.classes import ClassesDialog
+from gui.dialogs.cluster import ClusterDialog
 from gui.dialogs.fine_tune import FineTuneDialog
 from gui.dialogs.import_labels import ImportDialog
 from gui.dialogs.shortcuts import ShortcutsDialog
@@ -136,6 +137,9 @@ class MainWindow(QMainWindow):
         self.project.model_changed.connect(self._on_model)
         self.runner.device_changed.connect(self._on_model)
         self.project.classes_changed.connect(self._on_classes)
+        self.project.project_loaded.connect(self._restore_lanes)
+        self.timeline.collapsed_changed.connect(self._remember_lanes)
+        self._restore_lanes()
         self.current.selection_changed.connect(self._update_actions)
         self.runner.jobs.changed.connect(self._update_actions)
         self.project.undo_group.canUndoChanged.connect(self._update_actions)
@@ -217,6 +221,7 @@ class MainWindow(QMainWindow):
             "delete": c.delete_selection,
             "split": c.split_at_playhead,
             "merge": c.merge_selection_with_next,
+            "notes": t.edit_selected_notes,
             "select_none": self.select_none,
             "accept_event": c.accept_selected_event,
             "accept_visible": lambda: c.accept_in_range(*self._visible_frames()),
@@ -246,6 +251,7 @@ class MainWindow(QMainWindow):
             "previous_track": lambda: s.step_track(-1),
             "analyse_selected": lambda: c.analyse(self.videos.selected_ids() or self._current_ids()),
             "analyse_all": lambda: c.analyse([st.video.id for st in s.statuses if not st.missing]),
+            "analyse_cluster": self.analyse_on_cluster,
             "cancel_analysis": self.runner.cancel_analysis,
             "next_review": self.learning.next_to_review,
             "fine_tune": self.fine_tune,
@@ -390,6 +396,7 @@ class MainWindow(QMainWindow):
         a["redo"].setEnabled(s.undo_group.canRedo())
         a["analyse_selected"].setEnabled(not analysing and bool(s.statuses))
         a["analyse_all"].setEnabled(not analysing and bool(s.statuses))
+        a["analyse_cluster"].setEnabled(not analysing and bool(s.statuses))
         a["cancel_analysis"].setEnabled(analysing)
         training = jobs.is_running(TRAIN_JOB)
         a["fine_tune"].setEnabled(not training and not analysing)
@@ -399,6 +406,7 @@ class MainWindow(QMainWindow):
         if training:  # analysis would race the run for the same features and the active model
             a["analyse_selected"].setEnabled(False)
             a["analyse_all"].setEnabled(False)
+            a["analyse_cluster"].setEnabled(False)
         a["open_demo"].setEnabled(not jobs.is_running("demo"))
         self.demo_button.setEnabled(not jobs.is_running("demo"))
         for name in ("export_video", "accept_visible", "fill_visible", "reviewed", "split", "merge", "go_to"):
@@ -487,7 +495,8 @@ class MainWindow(QMainWindow):
     def export(self, whole_project: bool) -> None:
         """Export starts in the folder of the last export, else the user's documents; never in
         the working directory or the store's folder."""
-        filters = ";;".join(f"{name} (*{w.suffix})" for name, w in WRITERS.items())
+        also = {"boris": " *.boris"}  # a .boris name writes a BORIS project instead of its table
+        filters = ";;".join(f"{name} (*{w.suffix}{also.get(name, '')})" for name, w in WRITERS.items())
         documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         folder = str(self.settings.value("export/folder", "") or documents or Path.home())
         out, chosen = file_dialogs.save_file(self, "Export labels", folder, filters)
@@ -531,6 +540,18 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.learning.start_training(dialog.config()))
         dialog.open()
         self.fine_tune_dialog = dialog
+        return dialog
+
+    def analyse_on_cluster(self) -> ClusterDialog:
+        """Analyse › Analyse on a cluster… (window-modal): the selected videos, else all of them."""
+        ids = self.videos.selected_ids() or [st.video.id for st in self.project.statuses if not st.missing]
+        dialog = ClusterDialog(self.settings, len(ids), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(
+            lambda: self.runner.analyse_on_cluster(self.project.store, ids, dialog.cluster_settings())
+        )
+        dialog.open()
+        self.cluster_dialog = dialog
         return dialog
 
     def show_classes(self) -> None:
@@ -577,6 +598,15 @@ class MainWindow(QMainWindow):
     def _project_key(self) -> str:
         """Settings key of the open project (its URL holds characters QSettings treats as paths)."""
         return "projects/" + hashlib.sha1(self.project.store.url.encode()).hexdigest()[:16]
+
+    def _remember_lanes(self) -> None:
+        """Which lane groups are collapsed, per project (the order is the project's own)."""
+        ids = ",".join(str(i) for i in sorted(self.timeline.collapsed))
+        self.settings.setValue(f"{self._project_key()}/collapsed_tracks", ids)
+
+    def _restore_lanes(self) -> None:
+        value = str(self.settings.value(f"{self._project_key()}/collapsed_tracks", "") or "")
+        self.timeline.set_collapsed({int(v) for v in value.split(",") if v.strip().isdigit()})
 
     def _remember_video(self) -> None:
         if self.current.video is not None:

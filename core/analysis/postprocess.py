@@ -174,3 +174,42 @@ def predicted_events(
         events.extend(events_for_class(by_class[class_index], chosen, class_index))
     events.sort(key=lambda e: (e.start_frame, e.class_index))
     return events
+
+
+def point_events(
+    starts: np.ndarray,
+    probs: np.ndarray,
+    window: int,
+    params: Mapping[int, PostprocessParams] | PostprocessParams,
+) -> list[PredictedEvent]:
+    """A point track's events: one per run of neighbouring windows whose sigmoid reaches the
+    open threshold, at the centre frame of the run's highest window (``[f, f + 1)``).
+
+    A point head says whether an event falls in a window's central frames, so the peak window's
+    centre is where the event is; spreading its score over the whole window, as a state track's
+    frame scores do, would blur sixteen frames into one.
+    """
+    order = np.argsort(np.asarray(starts), kind="stable")
+    s = np.asarray(starts, dtype=np.int64)[order]
+    p = np.asarray(probs, dtype=np.float64)[order]
+    if p.ndim != 2:
+        raise ValueError(f"probs must be (windows, classes), got shape {p.shape}.")
+    centres = s + window // 2
+    gap = int(np.median(np.diff(s))) if len(s) > 1 else window
+    events: list[PredictedEvent] = []
+    for k in range(p.shape[1]):
+        chosen = params if isinstance(params, PostprocessParams) else params.get(k, PostprocessParams())
+        on = p[:, k] >= chosen.open_threshold
+        run: list[int] = []
+        for i in [*np.flatnonzero(on).tolist(), -1]:
+            if i >= 0 and run and centres[i] - centres[run[-1]] <= max(gap, 1):
+                run.append(i)
+                continue
+            if run:
+                best = run[int(np.argmax(p[run, k]))]
+                events.append(
+                    PredictedEvent(k, int(centres[best]), int(centres[best]) + 1, float(p[best, k]))
+                )
+            run = [i] if i >= 0 else []
+    events.sort(key=lambda e: (e.start_frame, e.class_index))
+    return events

@@ -16,11 +16,14 @@ from core.store.records import PostprocessSetting
 log = logging.getLogger(__name__)
 
 
-def load_params(store: Store, class_names: Sequence[str]) -> dict[int, PostprocessParams]:
-    """The saved params of each class the model predicts (classes never tuned are left out)."""
+def load_params(
+    store: Store, class_names: Sequence[str], track_id: int | None = None
+) -> dict[int, PostprocessParams]:
+    """The saved params of each class one track's head predicts (classes never tuned are left
+    out); ``track_id`` None is the first track."""
     index = {name.casefold(): i for i, name in enumerate(class_names)}
     params: dict[int, PostprocessParams] = {}
-    for setting in store.postprocess.list():
+    for setting in store.postprocess.list(track_id):
         i = index.get(setting.class_name.casefold())
         if i is None:
             continue
@@ -37,7 +40,9 @@ def load_params(store: Store, class_names: Sequence[str]) -> dict[int, Postproce
     return params
 
 
-def save_params(store: Store, class_name: str, params: PostprocessParams) -> None:
+def save_params(
+    store: Store, class_name: str, params: PostprocessParams, track_id: int | None = None
+) -> None:
     store.postprocess.save(
         PostprocessSetting(
             class_name=class_name,
@@ -46,5 +51,6 @@ def save_params(store: Store, class_name: str, params: PostprocessParams) -> Non
             close_threshold=params.close_threshold,
             min_length=params.min_length,
             fill_gaps=params.fill_gaps,
+            track_id=track_id,
         )
     )

@@ -181,10 +181,15 @@ def decode_along_time(store: Store, run_id: int, version: ModelVersion) -> None:
     probabilities of the same model. Applied once, when the run becomes complete.
     """
     raw = version.summary.get("decoder")
-    if not isinstance(raw, dict):
+    several = isinstance(version.summary.get("decoders"), dict)  # a head per track: one HMM each
+    if not isinstance(raw, dict) and not several:
         return
     starts, probs = store.predictions.windows(run_id)
-    if len(starts):
+    if len(starts) and several:
+        from core.learning.track_learning import decode_tracks
+
+        store.predictions.replace_windows(run_id, starts, decode_tracks(probs, version))
+    elif len(starts) and isinstance(raw, dict):
         store.predictions.replace_windows(run_id, starts, decode(probs, Decoder.from_json(raw)))
 
 

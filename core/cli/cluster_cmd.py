@@ -7,14 +7,14 @@ import sys
 import threading
 from pathlib import Path
 
-from core.analysis.run import LoadedModel
+from core.analysis.backends.int8 import CALIBRATION_WINDOWS
+from core.analysis.backends.select import Int8Settings
+from core.analysis.pipeline import load_model
 from core.cli.common import positive, stderr_line
 from core.cluster.chunks import DEFAULT_CHUNK_WINDOWS
 from core.cluster.ray_analysis import ClusterProgress, ClusterSettings, resolve_address, run_on_cluster
 from core.errors import Cancelled
 from core.media.library import add_video, expand_video_paths
-from core.model.device import choose_device
-from core.model.registry import load_version
 from core.store import Store
 
 
@@ -46,9 +46,17 @@ def run_cluster_infer(args: argparse.Namespace, store: Store, version_ref: str |
 
     videos = [add_video(store, p) for p in expand_video_paths(args.videos)]
     version = model_for(store, version_ref)
-    model, _ = load_version(store, version)
-    # The driver only needs the model's trunk hashes and input spec; workers load their own.
-    loaded = LoadedModel(version, model, choose_device("cpu"))
+    precision = getattr(args, "precision", "auto")
+    # The engine is chosen here once, as for local ``infer`` (int8 prepared and verified here
+    # if asked); every worker then loads that same engine.
+    loaded = load_model(
+        store,
+        version,
+        "cpu",
+        precision,
+        int8=Int8Settings(calibration_windows=getattr(args, "calibration_windows", CALIBRATION_WINDOWS)),
+        on_status=lambda m: print(m, file=sys.stderr),
+    )
     if version.untrained:
         print(f"note: model #{version.id} is UNTRAINED; its predictions are meaningless until you fine-tune")
     address = resolve_address(args.cluster)
@@ -59,8 +67,9 @@ def run_cluster_infer(args: argparse.Namespace, store: Store, version_ref: str |
         workers=args.workers,
         threads=args.threads,
         chunk_windows=args.chunk,
+        precision=precision,
     )
-    print(f"cluster: {address}", file=sys.stderr)
+    print(f"cluster: {address}, engine: {loaded.engine_label}", file=sys.stderr)
     cancel = threading.Event()
     try:
         outcome = run_on_cluster(store, videos, loaded, settings, cancel, _show)
@@ -75,8 +84,9 @@ def run_cluster_infer(args: argparse.Namespace, store: Store, version_ref: str |
             f"{names.get(run.video_id, run.video_id)}: {run.status.value}, "
             f"{run.windows_done}/{run.windows_total} windows, model {loaded.label}"
         )
+    engines = ", ".join(sorted(outcome.worker_engines)) or loaded.engine_label
     print(
-        f"cluster: {outcome.windows_computed} windows on {outcome.workers} worker(s), "
+        f"cluster: {outcome.windows_computed} windows on {outcome.workers} worker(s) ({engines}), "
         f"{outcome.clips_per_s:.1f} clips/s, start-up {outcome.start_s:.1f} s"
     )
     return 0
@@ -86,5 +96,6 @@ def _show(p: ClusterProgress) -> None:
     eta = "?" if p.eta_s != p.eta_s else f"{p.eta_s:.0f}s"
     stderr_line(
         f"cluster: {p.done}/{p.total} windows, {p.videos_done}/{p.videos_total} videos, "
-        f"{p.workers} workers, {p.clips_per_s:.1f} clips/s, ETA {eta}"
+        f"{p.workers or 'starting'} worker{'' if p.workers == 1 else 's'}, {p.clips_per_s:.1f} clips/s, "
+        f"ETA {eta}"
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from core.cli.common import find_video
-from core.interchange.export import export_labels, project_labels
+from core.interchange.export import dropped_notes, export_labels, project_labels
 from core.interchange.formats import FORMATS, format_for
 from core.store import Store
 
@@ -25,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--model", type=int, help="model version id for --predictions (default: the active one)"
     )
+    export.add_argument(
+        "--track",
+        help="with --predictions: only this track's head (default: every track; windows formats: the first)",
+    )
     export.set_defaults(handler=export_cmd)
 
 
@@ -33,15 +38,24 @@ def export_cmd(args: argparse.Namespace, store: Store) -> int:
     videos = [find_video(store, r) for r in refs] if refs else store.videos.list()
     out = Path(args.out) if args.out else Path()
     if args.predictions or args.format in WINDOW_FORMATS:
-        from core.interchange.prediction_export import predicted_items, predictions_of, write_windows
+        from core.interchange.prediction_export import (
+            every_track_predictions,
+            predicted_items,
+            predictions_of,
+            write_windows,
+        )
 
-        found = predictions_of(store, videos, args.model)
         if args.format in WINDOW_FORMATS:
+            found = predictions_of(store, videos, args.model, args.track)
             target = write_windows(store, found, args.format, out)
             windows = sum(len(p.starts) for _, p in found)
             print(f"exported {windows} windows of {len(found)} videos to {target} ({args.format})")
             return 0
-        items = predicted_items(found)
+        if args.track is not None:
+            items = predicted_items(predictions_of(store, videos, args.model, args.track))
+        else:
+            found, subjects = every_track_predictions(store, videos, args.model)
+            items = predicted_items(found, subjects=subjects)
         what = "predicted events"
     else:
         items = project_labels(store, videos)
@@ -51,4 +65,7 @@ def export_cmd(args: argparse.Namespace, store: Store) -> int:
     count = sum(len(i.segments) for i in items)
     where = written[0] if len(written) == 1 else f"{len(written)} files in {out}"
     print(f"exported {count} {what} of {len(items)} videos to {where} ({fmt.name})")
+    note = dropped_notes(items, fmt)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     return 0

@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     accept.add_argument("--all", action="store_true", help="every video with predictions")
     accept.add_argument("--fill-unlabelled-only", action="store_true", help="never overwrite existing labels")
     accept.add_argument("--model", type=int, help="model version id (default: the active one)")
+    accept.add_argument("--track", help="the track whose head's events to accept (default: the first)")
     accept.set_defaults(handler=accept_cmd)
 
 
@@ -98,21 +99,27 @@ def accept_cmd(args: argparse.Namespace, store: Store) -> int:
     if args.all == (args.video is not None):
         raise StoreError("Name one video, or give --all for every video with predictions.")
     videos = store.videos.list() if args.all else [find_video(store, args.video)]
+    track = store.tracks.resolve(getattr(args, "track", None))
     accepted = 0
     for video in videos:
-        preds = load_predictions(store, video, args.model)
+        preds = load_predictions(store, video, args.model, track=track.name)
         if preds is None:
             if not args.all:
                 raise StoreError(f"{video.path} has no predictions from that model: run 'infer' first.")
             continue
         events = events_for(preds)
-        before = store.segments.labelled_frames(video.id)
+        before = store.segments.labelled_frames(video.id, track.id)
         text = "Fill unlabelled from predictions" if args.fill_unlabelled_only else "Accept predictions"
         with logged(store, args.annotator, text, [video.id]):  # one video's events: all or none
             accept_events(
-                store, video.id, events, preds.class_names, fill_unlabelled_only=args.fill_unlabelled_only
+                store,
+                video.id,
+                events,
+                preds.class_names,
+                fill_unlabelled_only=args.fill_unlabelled_only,
+                track_id=track.id,
             )
-        after = store.segments.labelled_frames(video.id)
+        after = store.segments.labelled_frames(video.id, track.id)
         note = " (UNTRAINED model)" if preds.untrained else ""
         print(
             f"{video.path}: accepted {len(events)} predicted events, "

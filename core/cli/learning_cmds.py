@@ -8,7 +8,7 @@ import threading
 
 from core.cli.common import find_video, positive, stderr_line
 from core.cli.distributed_cmd import add_distributed_options, run_distributed_train
-from core.errors import Cancelled
+from core.errors import Cancelled, TrainingError
 from core.learning.training.closed_form import val_events_text
 from core.learning.training.config import MODE_HELP, MODES, TrainConfig, TrainingProgress
 from core.model.device import DEVICE_NAMES
@@ -30,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", choices=DEVICE_NAMES, default="auto")
     train.add_argument("--model", type=int, help="model version to start from (default: the active one)")
+    train.add_argument(
+        "--track-weight",
+        action="append",
+        default=[],
+        metavar="TRACK=W",
+        help="last-layers with several tracks: weight of a track's loss (default 1 each)",
+    )
     add_distributed_options(train)
     train.set_defaults(handler=train_cmd)
 
@@ -37,6 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--model", type=int, help="model version id (default: the active one)")
     evaluate.add_argument(
         "--agreement", metavar="VIDEO", help="instead: agreement between the coders of VIDEO (see `coding`)"
+    )
+    evaluate.add_argument(
+        "--tolerance",
+        type=int,
+        default=4,
+        help="frames a point event may miss by and still count (default 4)",
     )
     evaluate.set_defaults(handler=evaluate_cmd)
 
@@ -57,6 +70,21 @@ def _show(p: TrainingProgress) -> None:
         )
 
 
+def parse_track_weights(store: Store, items: list[str]) -> tuple[tuple[str, float], ...] | None:
+    """``TRACK=W`` pairs, each track checked, each weight a non-negative number."""
+    out = []
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or weight < 0:
+            raise TrainingError(f"--track-weight takes TRACK=W with W a number ≥ 0; {item!r} is not one.")
+        out.append((store.tracks.resolve(name).name, weight))
+    return tuple(out) or None
+
+
 def train_cmd(args: argparse.Namespace, store: Store) -> int:
     from core.learning.training import run_training
 
@@ -71,6 +99,7 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         device=args.device,
         video_ids=video_ids,
         parent_id=args.model,
+        track_weights=parse_track_weights(store, getattr(args, "track_weight", [])),
     )
     if getattr(args, "nproc", None):
         return run_distributed_train(args, store, config)
@@ -84,6 +113,16 @@ def train_cmd(args: argparse.Namespace, store: Store) -> int:
         )
         return 130
     m = result.metrics
+    if "tracks" in m:  # several tracks: one head each, scored on held-out blocks
+        for name, score in m["tracks"].items():
+            measure = "event F1" if score["kind"] == "point" else "macro-F1"
+            held = score["held_out_windows"]
+            print(f"{name}\t{score['kind']}\t{measure} {score['f1']:.3f}\t{held} held-out windows")
+        heads = len(m["tracks"])
+        print(f"model #{result.version.id} {result.version.name}: {heads} track heads, {result.seconds:.1f}s")
+        if result.rescored_video_ids:
+            print(f"re-scored {len(result.rescored_video_ids)} video(s) from the feature cache")
+        return 0
     print(
         f"model #{result.version.id} {result.version.name}: validation macro-F1 {m['val_macro_f1']:.3f}, "
         f"accuracy {m['val_accuracy']:.3f}, {m['epochs_run']} epochs"
@@ -102,10 +141,13 @@ def evaluate_cmd(args: argparse.Namespace, store: Store) -> int:
         from core.cli.team_cmds import agreement_report
 
         return agreement_report(store, args.agreement)
-    from core.learning.assessment import evaluate_model
+    from core.learning.assessment import evaluate_tracks
 
-    for line in evaluate_model(store, args.model).lines():
-        print(line)
+    for number, evaluation in enumerate(evaluate_tracks(store, args.model, args.tolerance)):
+        if number:
+            print()
+        for line in evaluation.lines():
+            print(line)
     return 0
 
 

@@ -66,5 +66,6 @@ def tracks_train(args: argparse.Namespace, store: Store) -> int:
             f"{score.track}\t{score.kind.value}\t{measure} {score.f1:.3f}\t{score.support} held-out windows"
         )
     print(f"trained {len(result.scores)} track heads on {result.windows} windows in {result.seconds:.2f} s")
-    print(f"saved {result.path}")
+    if result.version is not None:
+        print(f"registered model version {result.version.id} ({result.version.name}), now active")
     return 0

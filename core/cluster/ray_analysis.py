@@ -31,7 +31,7 @@ from core.analysis.inference import eta_seconds
 from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
 from core.cluster.chunks import DEFAULT_CHUNK_WINDOWS, Chunk, plan_video
-from core.cluster.worker import ChunkWorker
+from core.cluster.worker import THREAD_ENV_VARS, ChunkWorker, EngineChoice, index_video
 from core.errors import Cancelled, ClusterError, VideoError
 from core.learning.feature_cache import LAYERS, FeatureCache, FeatureSink, feature_key
 from core.store import Store
@@ -54,6 +54,8 @@ class ClusterSettings:
     chunk_windows: int = DEFAULT_CHUNK_WINDOWS
     local_cpus: int | None = None  # CPUs a local Ray may use (default: all)
     worker_env: dict[str, str] = field(default_factory=dict)  # environment of the worker processes
+    precision: str = "auto"  # what the user asked; the driver's loaded engine is what it resolved to
+    progress_every_s: float = 1.0  # stored windows are re-counted this often between results
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,19 @@ class ClusterProgress:
         return eta_seconds(self.done, self.total, self.clips_per_s)
 
 
+@dataclass(frozen=True)
+class ChunkStat:
+    """One chunk as its worker reported it: what a benchmark needs to line workers up."""
+
+    pid: int
+    windows: int
+    began_at: float  # wall clock
+    seconds: float
+    cpu_s: float
+    ready_at: float  # when this worker had loaded its model (wall clock)
+    engine: str = ""  # what computed it, e.g. "CPU · OpenVINO fp32"
+
+
 @dataclass
 class ClusterOutcome:
     runs: list[PredictionRun] = field(default_factory=list)
@@ -78,6 +93,8 @@ class ClusterOutcome:
     compute_s: float = 0.0  # from asking the workers to the last result
     workers_ready_s: float = 0.0  # from asking until the first worker had loaded the model
     workers: int = 0
+    asked_at: float = 0.0  # wall clock when the pool was asked
+    chunks: list[ChunkStat] = field(default_factory=list)
 
     @property
     def clips_per_s(self) -> float:
@@ -88,6 +105,39 @@ class ClusterOutcome:
         """Windows per second once a worker was ready: the pool's start-up left out."""
         working = self.compute_s - self.workers_ready_s
         return self.windows_computed / working if working > 0 else 0.0
+
+    @property
+    def all_ready_at(self) -> float:
+        """When the last worker had its model loaded (wall clock)."""
+        return max((c.ready_at for c in self.chunks), default=self.asked_at)
+
+    @property
+    def pool_clips_per_s(self) -> float:
+        """Windows per second while every worker was up: from the last worker's start to the
+        last chunk's end, each chunk counted for the part of it inside that span. Neither
+        Ray's start nor any worker's model loading is in it, so 1 and 2 workers compare."""
+        if not self.chunks:
+            return 0.0
+        start = self.all_ready_at
+        end = max(c.began_at + c.seconds for c in self.chunks)
+        windows = 0.0
+        for c in self.chunks:
+            inside = min(c.began_at + c.seconds, end) - max(c.began_at, start)
+            if c.seconds > 0 and inside > 0:
+                windows += c.windows * inside / c.seconds
+        return windows / (end - start) if end > start else 0.0
+
+    @property
+    def worker_engines(self) -> set[str]:
+        """The engines the workers reported running: the driver's choice, or a GPU's PyTorch."""
+        return {c.engine for c in self.chunks}
+
+    def cpu_s_per_worker(self) -> dict[int, float]:
+        """CPU seconds each worker process spent on its chunks (all threads, decode included)."""
+        out: dict[int, float] = {}
+        for c in self.chunks:
+            out[c.pid] = out.get(c.pid, 0.0) + c.cpu_s
+        return out
 
 
 def resolve_address(value: str | None) -> str:
@@ -199,26 +249,38 @@ def analyse_on_cluster(
     began = time.perf_counter()
     with ray_session(settings.address, settings.local_cpus) as (ray, owned):
         outcome.start_s = time.perf_counter() - began
-        workers, use_gpu = _pool_size(ray, settings, len(chunks))
+        wanted, use_gpu = _pool_size(ray, settings)
+        if use_gpu and settings.precision == "int8":
+            raise ClusterError("int8 runs on CPU workers through OpenVINO: use --precision fp32 or auto.")
+        if len(chunks) < wanted and any(c.whole_video for c in chunks):
+            # Fewer chunks than workers because some videos were never decoded (one chunk each):
+            # index those first, in parallel, so their chunks can spread over every worker.
+            yield ClusterProgress(done, total, 0.0, len(videos) - len(plans), len(videos), 0)
+            chunks = _index_then_replan(ray, store, loaded, settings, plans, chunks, cancel, use_gpu)
+            total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
+        workers = max(min(wanted, len(chunks)), 1)
         outcome.workers = workers
         dataset = _dataset(ray, store, loaded, settings, chunks, workers, use_gpu)
-        pump = _Pump(dataset)
+        pump = _Pump(dataset, settings.progress_every_s)
         asked = time.perf_counter()
-        asked_wall = time.time()
+        asked_wall = outcome.asked_at = time.time()
         first_ready = float("inf")
+        done_before = done
         yield ClusterProgress(done, total, 0.0, len(videos) - len(plans), len(videos), workers)
         try:
             for row in pump.rows(cancel):
-                outcome.windows_computed += int(row["windows"])
-                first_ready = min(first_ready, float(row["ready_at"]))
-                plan = plans[int(row["video_id"])]
-                plan.chunks_left -= 1
-                if plan.chunks_left == 0:
-                    run = _finish_video(store, loaded, plan, settings.stride)
-                    outcome.runs.append(run)
+                if row is not None:  # a chunk is back (None: time to re-count what is stored)
+                    outcome.windows_computed += int(row["windows"])
+                    first_ready = min(first_ready, float(row["ready_at"]))
+                    outcome.chunks.append(_stat(row))
+                    plan = plans[int(row["video_id"])]
+                    plan.chunks_left -= 1
+                    if plan.chunks_left == 0:
+                        run = _finish_video(store, loaded, plan, settings.stride)
+                        outcome.runs.append(run)
                 done = _stored(store, plans, outcome)
                 elapsed = time.perf_counter() - asked
-                rate = outcome.windows_computed / elapsed if elapsed > 0 else 0.0
+                rate = max(done - done_before, 0) / elapsed if elapsed > 0 else 0.0
                 finished = sum(1 for p in plans.values() if p.chunks_left == 0) + len(videos) - len(plans)
                 total = sum(p.total for p in plans.values()) + sum(r.windows_total for r in complete_before)
                 yield ClusterProgress(done, total, rate, finished, len(videos), workers)
@@ -260,6 +322,61 @@ def run_on_cluster(
             return result
         if on_progress is not None:
             on_progress(p)
+
+
+def _index_then_replan(
+    ray: ModuleType,
+    store: Store,
+    loaded: LoadedModel,
+    settings: ClusterSettings,
+    plans: dict[int, _VideoPlan],
+    chunks: list[Chunk],
+    cancel: threading.Event,
+    use_gpu: bool,
+) -> list[Chunk]:
+    """Index the whole-video chunks' videos on the cluster, then cut them into chunks.
+
+    A video whose indexing fails keeps its whole-video chunk (the analysis then reports what
+    is wrong with it, as it would have anyway).
+    """
+    whole = [c for c in chunks if c.whole_video]
+    task = ray.remote(num_cpus=0 if use_gpu else settings.threads, max_retries=1)(index_video)
+    refs = {task.remote(store.url, c.video_id): c for c in whole}
+    pending = list(refs)
+    while pending:
+        if cancel.is_set():
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            _close_unfinished(store, loaded, plans, RunStatus.CANCELLED)
+            raise Cancelled("Cluster analysis cancelled; the windows finished so far are kept.")
+        _ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
+    replanned = [c for c in chunks if not c.whole_video]
+    for ref, chunk in refs.items():
+        try:
+            ray.get(ref)
+        except Exception as exc:  # Ray wraps the task's error; the analysis will report it
+            log.warning("Indexing video %d on the cluster failed: %s", chunk.video_id, _first_line(exc))
+            replanned.append(chunk)
+            continue
+        plan, video_chunks = _plan(store, store.videos.get(chunk.video_id), loaded, settings)
+        if not video_chunks:  # every window already stored: the whole chunk finds nothing to do
+            replanned.append(chunk)
+            continue
+        plans[chunk.video_id] = plan
+        replanned.extend(video_chunks)
+    return replanned
+
+
+def _stat(row: dict[str, Any]) -> ChunkStat:
+    return ChunkStat(
+        pid=int(row["pid"]),
+        windows=int(row["windows"]),
+        began_at=float(row["began_at"]),
+        seconds=float(row["seconds"]),
+        cpu_s=float(row["cpu_s"]),
+        ready_at=float(row["ready_at"]),
+        engine=str(row["engine"]),
+    )
 
 
 def _plan(
@@ -332,19 +449,18 @@ def _close_unfinished(
 def _stored(store: Store, plans: dict[int, _VideoPlan], outcome: ClusterOutcome) -> int:
     """Windows stored so far, over the runs still open plus the ones closed."""
     open_runs = [p.run_id for p in plans.values() if p.chunks_left > 0]
-    return sum(store.predictions.get(r).windows_done for r in open_runs) + sum(
+    return store.predictions.windows_done_total(open_runs) + sum(
         min(r.windows_done, r.windows_total) for r in outcome.runs
     )
 
 
-def _pool_size(ray: ModuleType, settings: ClusterSettings, n_chunks: int) -> tuple[int, bool]:
-    """One actor per GPU on GPU clusters, else one per ``threads`` CPUs; never more than chunks."""
+def _pool_size(ray: ModuleType, settings: ClusterSettings) -> tuple[int, bool]:
+    """One actor per GPU on GPU clusters, else one per ``threads`` CPUs (before capping at chunks)."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     use_gpu = gpus > 0
     default = gpus if use_gpu else max(int(resources.get("CPU", 1)) // max(settings.threads, 1), 1)
-    workers = settings.workers or default
-    return max(min(workers, n_chunks), 1), use_gpu
+    return max(settings.workers or default, 1), use_gpu
 
 
 def _dataset(
@@ -363,8 +479,10 @@ def _dataset(
     items = [{"chunk": c.to_json()} for c in chunks]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
     resources: dict[str, Any] = {"num_gpus": 1} if use_gpu else {"num_cpus": settings.threads}
-    if settings.worker_env:
-        resources["runtime_env"] = {"env_vars": dict(settings.worker_env)}
+    env = {} if use_gpu else dict.fromkeys(THREAD_ENV_VARS, str(settings.threads))
+    env.update(settings.worker_env)
+    if env:
+        resources["runtime_env"] = {"env_vars": env}
     return dataset.map_batches(
         ChunkWorker,
         fn_constructor_kwargs={
@@ -375,10 +493,14 @@ def _dataset(
             "batch_size": settings.batch_size,
             "threads": settings.threads,
             "use_gpu": use_gpu,
+            "engine": EngineChoice.of(loaded.engine, store.files_dir, settings.precision),
+            "trunk_hashes": dict(loaded.trunk_hashes),
         },
         batch_size=1,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=workers),
+        # One chunk at a time per worker: a second one queued behind a busy worker would wait
+        # there while another worker idles (Ray's default is two in flight per actor).
+        compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
         **resources,
     )
 
@@ -388,8 +510,9 @@ class _Pump:
 
     _END = object()
 
-    def __init__(self, dataset: Any) -> None:
+    def __init__(self, dataset: Any, tick_s: float = 1.0) -> None:
         self._dataset = dataset
+        self._tick_s = tick_s
         self._queue: queue.Queue[Any] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ray-results", daemon=True)
@@ -405,14 +528,20 @@ class _Pump:
             self._queue.put(exc)
         self._queue.put(self._END)
 
-    def rows(self, cancel: threading.Event) -> Iterator[dict[str, Any]]:
+    def rows(self, cancel: threading.Event) -> Iterator[dict[str, Any] | None]:
+        """Result rows as they come; ``None`` every ``tick_s`` while none does."""
+        quiet_since = time.monotonic()
         while True:
             try:
                 item = self._queue.get(timeout=0.1)
             except queue.Empty:
                 if cancel.is_set():
                     return
+                if time.monotonic() - quiet_since >= self._tick_s:
+                    quiet_since = time.monotonic()
+                    yield None
                 continue
+            quiet_since = time.monotonic()
             if item is self._END or cancel.is_set():
                 return
             if isinstance(item, BaseException):

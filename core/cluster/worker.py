@@ -1,15 +1,19 @@
 """What one cluster worker does with one chunk: decode it, run the model, write the results.
 
 ``compute_chunk`` is plain code (tested without Ray): it feeds the chunk's frames to the same
-window producer and model call as local analysis (``infer_windows``), so a window's
-probabilities do not depend on where it ran. Results go to the shared store batch by batch,
-exactly as a local run writes them, so a worker that dies loses at most its unfinished
-batches and the retried chunk skips nothing it should not. ``ChunkWorker`` is the Ray Data
-callable class around it: the model is loaded once per worker process, not per chunk.
+window producer and engine as local analysis (``infer_windows``), so a window's
+probabilities do not depend on where it ran. The driver chooses the engine once, as local
+``infer`` does (``backends.select``: OpenVINO fp32, verified int8, or PyTorch), and every worker
+runs exactly that one (``EngineChoice``): the same IR file, or PyTorch in the same precision.
+Results go to the shared store batch by batch, exactly as a local run writes them, so a
+worker that dies loses at most its unfinished batches and the retried chunk skips nothing it
+should not. ``ChunkWorker`` is the Ray Data callable class around it: the model and engine
+are loaded once per worker process, not per chunk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -21,16 +25,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.analysis.backends.base import Engine
+from core.analysis.backends.openvino_backend import OpenVinoEngine
+from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.inference import InferenceOutcome, infer_windows
 from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
 from core.atomic import atomic_write
 from core.cluster.chunks import Chunk
+from core.errors import ClusterError, InferenceError
 from core.learning.feature_cache import LAYERS, FeatureCache, FeatureKey, feature_key
 from core.media.library import open_reader
 from core.media.video import VideoReader
-from core.model.device import choose_device
+from core.model.device import DeviceChoice, choose_device
+from core.model.network import C3D_BN
 from core.model.registry import load_version
+from core.model.spec import InputSpec
 from core.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -39,12 +49,55 @@ FAIL_ONCE_ENV = "C3D_CLUSTER_FAIL_ONCE"
 """Fault injection for the tests: a path; the first worker to see it missing creates it and dies."""
 
 
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""Set for CPU workers before they import anything, so no library sizes a pool for the node."""
+
+
 @dataclass(frozen=True)
 class ChunkDone:
     video_id: int
     windows: int  # computed by this call (a retried chunk may find some already stored)
     frame_count: int | None  # the true count, when this chunk decoded its video to the end
     seconds: float
+    cpu_s: float = 0.0  # this process's CPU time for the chunk (all its threads, decoding included)
+    began_at: float = 0.0  # wall clock, so the driver can line chunks of several workers up
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The engine the driver chose, as a worker rebuilds it: a plain value that crosses to Ray.
+
+    ``xml`` is the OpenVINO IR relative to the project's files folder (shared by every node);
+    ``requested`` is what the user asked (``auto|fp32|int8``), which decides PyTorch's autocast
+    on a GPU worker exactly as it does for local ``infer --device cuda``.
+    """
+
+    backend: str  # "torch" | "openvino"
+    precision: str  # what computes: "fp32", "bf16", "fp16", "int8"
+    requested: str = "auto"
+    xml: str | None = None
+
+    @classmethod
+    def of(cls, engine: Engine, files_dir: Path, requested: str = "auto") -> EngineChoice:
+        if isinstance(engine, OpenVinoEngine):
+            return cls("openvino", engine.precision, requested, str(Path(engine.xml).relative_to(files_dir)))
+        return cls("torch", engine.precision, requested)
+
+    def build(
+        self, model: C3D_BN, spec: InputSpec, device: DeviceChoice, files_dir: Path, threads: int | None
+    ) -> Engine:
+        """This choice on this worker; a GPU worker runs PyTorch on its GPU, as local ``infer`` would."""
+        if device.device.type != "cpu":
+            if self.requested == "int8":
+                raise ClusterError("int8 runs on CPU workers through OpenVINO: use --precision fp32 or auto.")
+            if self.requested == "fp32":
+                device = replace(device, autocast_dtype=None)
+            return TorchEngine(model, spec, device)
+        if self.backend == "openvino" and self.xml is not None:
+            return OpenVinoEngine(files_dir / self.xml, self.precision, files_dir, threads=threads)
+        if self.precision == "fp32":
+            device = replace(device, autocast_dtype=None)
+        return TorchEngine(model, spec, device)
 
 
 class ChunkFrames:
@@ -85,7 +138,7 @@ def compute_chunk(
     keeps its row; repeated feature starts are dropped when parts are merged), and the chunk
     is small, so the retry costs at most one chunk's work.
     """
-    began = time.perf_counter()
+    began, began_cpu, began_at = time.perf_counter(), time.process_time(), time.time()
     video = store.videos.get(chunk.video_id)
     window = loaded.spec.window
     keys = {
@@ -106,7 +159,7 @@ def compute_chunk(
         outcome = InferenceOutcome()
         for batch in infer_windows(
             frames,  # type: ignore[arg-type]  # duck-typed: iteration, path, frame_count
-            loaded.model,
+            loaded.engine,
             loaded.spec,
             loaded.device,
             stride=stride,
@@ -116,6 +169,11 @@ def compute_chunk(
             cancel=cancel,
             outcome=outcome,
         ):
+            if not np.isfinite(batch.probs).all():
+                raise InferenceError(
+                    f"The model gave non-numbers (NaN or infinity) for {video.path}, so its weights "
+                    "are damaged; nothing from this batch was stored."
+                )
             starts = batch.starts + first
             # Features first: a stored prediction then always means its features are stored too.
             _append_features(store, cache, keys["pool5"], starts, batch.pool5)
@@ -127,7 +185,14 @@ def compute_chunk(
         frame_count = None
         if chunk.whole_video:
             frame_count = _record_index(store, chunk.video_id, reader, outcome)
-    return ChunkDone(chunk.video_id, computed, frame_count, time.perf_counter() - began)
+    return ChunkDone(
+        chunk.video_id,
+        computed,
+        frame_count,
+        time.perf_counter() - began,
+        time.process_time() - began_cpu,
+        began_at,
+    )
 
 
 def _record_index(store: Store, video_id: int, reader: VideoReader, outcome: InferenceOutcome) -> int | None:
@@ -173,9 +238,11 @@ class ChunkWorker:
         batch_size: int,
         threads: int,
         use_gpu: bool,
+        engine: EngineChoice | None = None,
+        trunk_hashes: dict[str, str] | None = None,
     ) -> None:
         if not use_gpu:
-            torch.set_num_threads(threads)
+            pin_threads(threads)
         logging.basicConfig(level=logging.WARNING)
         # Checkpoints and the feature cache are in the project's files folder, which every
         # node must see at the same path (a shared mount): the driver says where it is.
@@ -183,7 +250,15 @@ class ChunkWorker:
         version = self.store.models.get(version_id)
         model, _ = load_version(self.store, version)
         self.loaded = LoadedModel(version, model, choose_device("cuda" if use_gpu else "cpu"))
-        _ = self.loaded.trunk_hashes  # once per worker: ~1 s for 78M parameters
+        choice = engine or EngineChoice("torch", "fp32")
+        pinned = None if use_gpu else threads
+        self.loaded.engine = choice.build(
+            self.loaded.model, self.loaded.spec, self.loaded.device, Path(files_dir), pinned
+        )
+        if trunk_hashes:  # the driver's keys: features land where it merges them, no re-hashing here
+            self.loaded.__dict__["trunk_hashes"] = dict(trunk_hashes)
+        else:
+            _ = self.loaded.trunk_hashes  # ~1 s for 78M parameters
         self.stride = stride
         self.batch_size = batch_size
         self.ready_at = time.time()  # wall clock: lets the driver tell start-up from work
@@ -195,7 +270,11 @@ class ChunkWorker:
             "windows": np.array([r.windows for r in rows], dtype=np.int64),
             "frame_count": np.array([-1 if r.frame_count is None else r.frame_count for r in rows]),
             "seconds": np.array([r.seconds for r in rows], dtype=np.float64),
+            "cpu_s": np.array([r.cpu_s for r in rows], dtype=np.float64),
+            "began_at": np.array([r.began_at for r in rows], dtype=np.float64),
             "ready_at": np.full(len(rows), self.ready_at, dtype=np.float64),
+            "pid": np.full(len(rows), os.getpid(), dtype=np.int64),
+            "engine": np.array([self.loaded.engine_label] * len(rows)),
         }
 
     def _one(self, chunk: Chunk) -> ChunkDone:
@@ -207,6 +286,35 @@ class ChunkWorker:
             batch_size=self.batch_size,
             on_batch=_maybe_fail_once,
         )
+
+
+def index_video(store_url: str, video_id: int) -> int:
+    """A Ray task: decode a never-indexed video once to record its true length and timestamps,
+    so the driver can cut it into chunks for several workers instead of one whole-video chunk."""
+    store = open_store(store_url)
+    try:
+        video = store.videos.get(video_id)
+        with open_reader(video) as reader:
+            index = reader.build_index()
+        store.videos.set_index(video_id, index.frame_count, np.asarray(index.timestamps_s))
+        return int(index.frame_count)
+    finally:
+        store.close()
+
+
+def pin_threads(threads: int) -> None:
+    """A CPU worker computes on ``threads`` cores and no more: torch, OpenCV's decoder helpers.
+
+    The OpenMP/MKL pools read their size from the environment the driver gives the actor
+    (``THREAD_ENV_VARS``); OpenVINO takes it in its compile config (``EngineChoice.build``).
+    Two one-thread workers on two cores then never fight over a core.
+    """
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # fixed once anything ran in parallel: harmless
+        torch.set_num_interop_threads(1)
+    import cv2
+
+    cv2.setNumThreads(threads)
 
 
 def _maybe_fail_once() -> None:

@@ -49,6 +49,21 @@ def export_labels(items: Sequence[VideoLabels], fmt: SegmentFormat, out: Path) -
     return written
 
 
+def dropped_notes(items: Sequence[VideoLabels], fmt: SegmentFormat) -> str | None:
+    """A sentence saying what the format leaves out, when the labels carry modifiers or comments
+    it has no place for; None when nothing is lost."""
+    if fmt.keeps_notes:
+        return None
+    noted = sum(1 for item in items for s in item.segments if s.modifiers or s.comment)
+    if not noted:
+        return None
+    labels = "label carries" if noted == 1 else "labels carry"
+    return (
+        f"{noted} {labels} modifiers or a comment, which the {fmt.name} format has no place for: "
+        "they were not written (csv, frames-csv, boris, eaf and labelstudio keep them)."
+    )
+
+
 def project_labels(store: Store, videos: Sequence[Video]) -> list[VideoLabels]:
     """Every video's labels for export: one track as before, several with each span's track."""
     tracks = store.tracks.list()

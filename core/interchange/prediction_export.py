@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +21,22 @@ from core.atomic import atomic_write
 from core.errors import StoreError
 from core.interchange.formats import PREDICTED, Span, VideoLabels
 from core.interchange.formats.base import spreadsheet_safe
+from core.model.registry import version_tracks
 from core.model.spec import InputSpec
 from core.store import Store
-from core.store.records import Video
+from core.store.records import TrackKind, Video
 
 WINDOW_FORMATS = {"windows-csv": ".csv", "windows-npz": ".npz"}
 
 
 def predictions_of(
-    store: Store, videos: Sequence[Video], model_version_id: int | None
+    store: Store, videos: Sequence[Video], model_version_id: int | None, track: str | None = None
 ) -> list[tuple[Video, VideoPredictions]]:
-    """Each video that has predictions from the model (default: the active one)."""
+    """Each video that has predictions from the model (default: the active one) for ``track``
+    (default: the first)."""
     found = []
     for video in videos:
-        preds = load_predictions(store, video, model_version_id)
+        preds = load_predictions(store, video, model_version_id, track=track)
         if preds is not None:
             found.append((video, preds))
     if not found:
@@ -44,16 +46,61 @@ def predictions_of(
 
 
 def predicted_items(
-    found: Sequence[tuple[Video, VideoPredictions]], params: PostprocessParams | None = None
+    found: Sequence[tuple[Video, VideoPredictions]],
+    params: PostprocessParams | None = None,
+    subjects: Mapping[str, str | None] | None = None,
 ) -> list[VideoLabels]:
-    items = []
+    """Predicted events as spans; with ``subjects`` (track → subject) each names its track, so
+    several tracks' predictions of one video go out together."""
+    by_video: dict[int, tuple[Video, list[Span]]] = {}
     for video, preds in found:
-        spans = tuple(
-            Span(preds.class_names[e.class_index], e.start_frame, e.end_frame, PREDICTED, e.score)
+        named = subjects is not None
+        spans = by_video.setdefault(video.id, (video, []))[1]
+        spans.extend(
+            Span(
+                preds.class_names[e.class_index],
+                e.start_frame,
+                e.end_frame,
+                PREDICTED,
+                e.score,
+                track=preds.track if named else None,
+                subject=(subjects or {}).get(preds.track),
+                point=preds.kind is TrackKind.POINT,
+            )
             for e in events_for(preds, params)
         )
-        items.append(VideoLabels(video, spans))
-    return items
+    return [
+        VideoLabels(video, tuple(sorted(spans, key=lambda s: (s.start_frame, s.track or ""))))
+        for video, spans in by_video.values()
+    ]
+
+
+def every_track_predictions(
+    store: Store, videos: Sequence[Video], model_version_id: int | None
+) -> tuple[list[tuple[Video, VideoPredictions]], dict[str, str | None] | None]:
+    """Every track's predictions the model has a head for, and the subjects to name them with
+    (None when the model has one track: the spans then name no track, as before tracks)."""
+    version = store.models.get(model_version_id) if model_version_id is not None else store.models.active()
+    if version is None:
+        raise StoreError("No model is active yet: run 'infer' first.")
+    specs = version_tracks(store, version)
+    found = [pair for spec in specs for pair in _found_or_none(store, videos, version.id, spec.name)]
+    if not found:
+        raise StoreError(f"No video has predictions from model #{version.id}: run 'infer' first.")
+    if len(specs) < 2:
+        return found, None
+    return found, {t.name: t.subject for t in store.tracks.list()}
+
+
+def _found_or_none(
+    store: Store, videos: Sequence[Video], version_id: int, track: str
+) -> list[tuple[Video, VideoPredictions]]:
+    out = []
+    for video in videos:
+        preds = load_predictions(store, video, version_id, track=track)
+        if preds is not None:
+            out.append((video, preds))
+    return out
 
 
 def write_windows(store: Store, found: Sequence[tuple[Video, VideoPredictions]], fmt: str, out: Path) -> Path:

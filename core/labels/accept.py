@@ -27,13 +27,15 @@ def accept_events(
     fill_unlabelled_only: bool = False,
     start: int | None = None,
     end: int | None = None,
+    track_id: int | None = None,
 ) -> list[Segment]:
-    """Write ``events`` (clipped to ``[start, end)`` when given) as accepted segments.
+    """Write ``events`` (clipped to ``[start, end)`` when given) as accepted segments of one
+    track (default: the first), never touching another track's labels.
 
-    ``class_names`` are the model's, by index; each is matched to the project's class of the
-    same name. Returns the video's segments afterwards.
+    ``class_names`` are the model's head for that track, by index; each is matched to the
+    track's class of the same name. Returns the track's segments afterwards.
     """
-    project = {c.name.casefold(): c for c in store.classes.list()}
+    project = {c.name.casefold(): c for c in store.classes.list(track_id)}
     new: list[NewSegment] = []
     missing: set[str] = set()
     for event in events:
@@ -58,4 +60,4 @@ def accept_events(
             store.segments.fill_unlabelled(video_id, seg.start_frame, seg.end_frame, seg.class_id, seg.source)
     elif new:
         store.segments.paint(video_id, new)
-    return store.segments.list(video_id)
+    return store.segments.list(video_id, track_id=track_id)

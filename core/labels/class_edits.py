@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.errors import StoreError
 from core.store import Store
 from core.store.records import LabelClass, NewSegment
 
@@ -60,6 +61,47 @@ def recolour_class(store: Store, class_id: int, color: str) -> ClassChange | Non
 
 def set_class_shortcut(store: Store, class_id: int, shortcut: str | None) -> ClassChange | None:
     return _change(store, class_id, "Set class key", lambda c: store.classes.update(c.id, shortcut=shortcut))
+
+
+def set_class_modifiers(store: Store, class_id: int, modifiers: Sequence[str]) -> ClassChange | None:
+    """Change the modifiers a class offers, in every track sharing its class set; a modifier
+    still carried by a label cannot be taken away (the label would then hold a value its class
+    no longer allows)."""
+    with store.unit("change the modifiers"):
+        cls = store.classes.get(class_id)
+        track = store.tracks.get(cls.track_id)
+        shared = [t.id for t in store.tracks.list() if track.class_set and t.class_set == track.class_set]
+        targets = [c for c in store.classes.list_all() if c.track_id in shared and c.name == cls.name] or [
+            cls
+        ]
+        old = {c.id: c.modifiers for c in targets}
+        for target in targets:
+            gone = set(target.modifiers) - {" ".join(m.split()) for m in modifiers}
+            _refuse_in_use(store, target.id, target.track_id, gone)
+            store.classes.update(target.id, modifiers=modifiers)
+        new = {c.id: store.classes.get(c.id).modifiers for c in targets}
+    if new == old:
+        return None
+
+    def put(values: dict[int, tuple[str, ...]]) -> None:
+        with store.unit("change the modifiers"):
+            for cid, mods in values.items():
+                store.classes.update(cid, modifiers=mods)
+
+    return ClassChange(f"Set modifiers of {cls.name}", lambda: put(old), lambda: put(new))
+
+
+def _refuse_in_use(store: Store, class_id: int, track_id: int, gone: set[str]) -> None:
+    if not gone:
+        return
+    for video in store.videos.list():
+        for seg in store.segments.list(video.id, track_id=track_id):
+            used = gone.intersection(seg.modifiers) if seg.class_id == class_id else set()
+            if used:
+                raise StoreError(
+                    f"The modifier '{sorted(used)[0]}' is still carried by the label at frames "
+                    f"{seg.start_frame}–{seg.end_frame} of {video.path}; take it off that label first."
+                )
 
 
 def delete_class(store: Store, class_id: int, reassign_to: int | None = None) -> ClassChange:

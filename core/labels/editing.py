@@ -178,6 +178,20 @@ def change_segment(store: Store, segment: Segment, new_start: int, new_end: int)
     return record_edit(store, text, segment.video_id, lo, hi, action, segment.track_id)
 
 
+def set_notes(store: Store, segment: Segment, modifiers: Sequence[str], comment: str | None) -> Edit:
+    """Give a label its modifiers and comment (a blank comment is none); its frames stay."""
+    clean = comment.strip() if comment is not None else ""
+    return record_edit(
+        store,
+        "Set modifiers and comment",
+        segment.video_id,
+        segment.start_frame,
+        segment.end_frame,
+        lambda: store.segments.update(segment.id, modifiers=tuple(modifiers), comment=clean or None),
+        segment.track_id,
+    )
+
+
 def merge_with_next(store: Store, video_id: int, segments: Sequence[Segment], segment: Segment) -> Edit:
     """Extend ``segment`` over the gap and the next segment, in its own class."""
     following = [s for s in segments if s.start_frame >= segment.end_frame]

@@ -65,6 +65,35 @@ def change_track(
     )
 
 
+def move_track(store: Store, track_id: int, delta: int) -> ClassChange | None:
+    """Move a track ``delta`` places in the project's order (its lanes' order; the first track is
+    the one commands use when they name none); None when it is already at that end."""
+    with store.unit("move the track"):
+        tracks = store.tracks.list()
+        ids = [t.id for t in tracks]
+        at = ids.index(store.tracks.get(track_id).id)
+        to = max(0, min(len(ids) - 1, at + delta))
+        if to == at:
+            return None
+        old = {t.id: t.position for t in tracks}
+        ids.insert(to, ids.pop(at))
+        new = {tid: position for position, tid in enumerate(ids)}
+        _positions(store, new)
+    name = tracks[at].name
+    return ClassChange(
+        f"Move track {name} {'up' if delta < 0 else 'down'}",
+        lambda: _positions(store, old),
+        lambda: _positions(store, new),
+    )
+
+
+def _positions(store: Store, positions: dict[int, int]) -> None:
+    with store.unit("reorder the tracks"):
+        for track_id, position in positions.items():
+            if store.tracks.get(track_id).position != position:
+                store.tracks.update(track_id, position=position)
+
+
 class _Removed:
     """A deleted track with everything it held, ready to be put back exactly."""
 

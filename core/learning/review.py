@@ -21,10 +21,10 @@ from typing import Literal
 import numpy as np
 
 from core.analysis.predictions import load_predictions
-from core.learning.training.dataset import UNLABELLED, window_labels
+from core.learning.training.dataset import TRUSTED_SOURCES, UNLABELLED, window_labels
 from core.model.spec import InputSpec
 from core.store import Store
-from core.store.records import Video
+from core.store.records import Segment, TrackKind, Video
 
 log = logging.getLogger(__name__)
 
@@ -133,21 +133,30 @@ def rank_windows(
 
 
 def review_queue(
-    store: Store, video: Video, model_version_id: int | None = None, limit: int = 50
+    store: Store,
+    video: Video,
+    model_version_id: int | None = None,
+    limit: int = 50,
+    track: str | None = None,
 ) -> list[ReviewItem]:
-    """The video's windows worth reviewing under the latest predictions of a model (default: active)."""
-    preds = load_predictions(store, video, model_version_id)
+    """The video's windows worth reviewing under the latest predictions of a model (default:
+    active) for one track (default: the first). For a point track a window's classes are
+    "no event" (index 0) and each event class (index k + 1)."""
+    preds = load_predictions(store, video, model_version_id, track=track)
     if preds is None or len(preds.starts) == 0:
         return []
     version = store.models.get(preds.model_version_id)
     window = InputSpec.from_json(version.input_spec_json).window
-    index = {name: i for i, name in enumerate(preds.class_names)}
-    human = window_labels(store.segments.list(video.id), preds.starts, window, index)
+    own = store.segments.list(video.id, track_id=store.tracks.resolve(preds.track or None).id)
+    if preds.kind is TrackKind.POINT:
+        probs = point_distribution(preds.probs)
+        human = point_labels(store, video.id, own, preds.starts, window, preds.class_names)
+    else:
+        index = {name: i for i, name in enumerate(preds.class_names)}
+        probs, human = preds.probs, window_labels(own, preds.starts, window, index)
     frames = max(video.best_frame_count, 1)
     items = []
-    for i, reason, score, predicted, human_cls in rank_windows(
-        preds.starts, preds.probs, human, window, limit
-    ):
+    for i, reason, score, predicted, human_cls in rank_windows(preds.starts, probs, human, window, limit):
         start = int(preds.starts[i])
         items.append(
             ReviewItem(
@@ -162,3 +171,34 @@ def review_queue(
             )
         )
     return items
+
+
+def point_distribution(probs: np.ndarray) -> np.ndarray:
+    """A point head's independent sigmoids as one distribution: "no event", then each class."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+    none = 1.0 - p.max(axis=1, initial=0.0)
+    out = np.hstack([none[:, None], p])
+    return np.asarray(out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12))
+
+
+def point_labels(
+    store: Store,
+    video_id: int,
+    own: list[Segment],
+    starts: np.ndarray,
+    window: int,
+    class_names: tuple[str, ...],
+) -> np.ndarray:
+    """Per window: k + 1 where a person put an event of class k near its centre, 0 where the
+    video is labelled (in any track) up to past the window and no event is near, else unlabelled."""
+    from core.learning.track_learning import POINT_RADIUS
+
+    centres = np.asarray(starts, dtype=np.int64) + window // 2
+    trusted = [s for s in store.segments.list(video_id, all_tracks=True) if s.source in TRUSTED_SOURCES]
+    until = max((s.end_frame for s in trusted), default=0)
+    labels = np.where(centres < until, 0, UNLABELLED).astype(np.int64)
+    index = {name: k + 1 for k, name in enumerate(class_names)}
+    for seg in own:
+        if seg.source in TRUSTED_SOURCES and seg.class_name in index:
+            labels[np.abs(centres - seg.start_frame) <= POINT_RADIUS] = index[seg.class_name]
+    return labels

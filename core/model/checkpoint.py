@@ -25,6 +25,7 @@ from core.atomic import temp_beside, write_failure
 from core.errors import CheckpointError, FileWriteError
 from core.model.network import C3D_BN
 from core.model.spec import InputSpec
+from core.model.track_heads import TrackedC3D, TrackSpec, check_tracks, specs_from_json, specs_to_json
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,14 @@ class CheckpointMeta:
     training: dict[str, Any]
     format_version: int = FORMAT_VERSION
     name: str = ""
+    tracks: tuple[TrackSpec, ...] = ()
+    """Every track with a head, in output order; empty for a one-track model (a plain C3D_BN,
+    whose ``class_names`` are its one track's)."""
 
     def __post_init__(self) -> None:
         # A list passed in would make equal metas compare unequal after a round trip.
         object.__setattr__(self, "class_names", tuple(self.class_names))
+        object.__setattr__(self, "tracks", tuple(self.tracks))
 
     @classmethod
     def create(
@@ -61,6 +66,7 @@ class CheckpointMeta:
         parent: str | None = None,
         training: dict[str, Any] | None = None,
         name: str = "",
+        tracks: Sequence[TrackSpec] = (),
     ) -> CheckpointMeta:
         """Stamped now, so callers cannot forget the timestamp or get its format wrong."""
         return cls(
@@ -70,6 +76,7 @@ class CheckpointMeta:
             parent=parent,
             training=dict(training or {}),
             name=name,
+            tracks=tuple(tracks),
         )
 
 
@@ -88,6 +95,8 @@ def _encode_meta(meta: CheckpointMeta) -> dict[str, str]:
     }
     encoded = {_PREFIX + key: json.dumps(value, sort_keys=True) for key, value in values.items()}
     encoded[_PREFIX + "input_spec"] = meta.input_spec.to_json()
+    if meta.tracks:  # absent for one track: such a file stays exactly today's format
+        encoded[_PREFIX + "tracks"] = json.dumps(specs_to_json(meta.tracks), sort_keys=True)
     return encoded
 
 
@@ -129,6 +138,11 @@ def _decode_meta(raw: dict[str, str] | None, label: str) -> CheckpointMeta:
     for field_name, kind in types.items():
         if not isinstance(values[field_name], kind):
             raise CheckpointError(f"{label} has a damaged '{field_name}' metadata field.")
+    tracks: tuple[TrackSpec, ...] = ()
+    if _PREFIX + "tracks" in raw:
+        tracks = specs_from_json(raw[_PREFIX + "tracks"], label)
+        if len(tracks) < 2 or tracks[0].outputs != tuple(names):
+            raise CheckpointError(f"{label} has a 'tracks' metadata field that disagrees with its classes.")
     return CheckpointMeta(
         class_names=tuple(names),
         input_spec=values["input_spec"],
@@ -137,6 +151,7 @@ def _decode_meta(raw: dict[str, str] | None, label: str) -> CheckpointMeta:
         training=values["training"],
         format_version=version,
         name=values["name"],
+        tracks=tracks,
     )
 
 
@@ -147,6 +162,9 @@ def _quoted(names: Sequence[str]) -> str:
 def save_checkpoint(path: str | os.PathLike[str], model: C3D_BN, meta: CheckpointMeta) -> None:
     """Write atomically: a crash or full disk leaves the old file, never half a new one."""
     path = Path(path)
+    specs = model.specs if isinstance(model, TrackedC3D) else ()
+    if tuple(meta.tracks) != tuple(specs):
+        raise ValueError("meta lists other tracks than the model has heads for.")
     if len(meta.class_names) != model.fc8.out_features:
         raise ValueError(
             f"meta has {len(meta.class_names)} class names "
@@ -284,11 +302,14 @@ def read_meta(path: str | os.PathLike[str]) -> CheckpointMeta:
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], expected_classes: Sequence[str] | None = None
+    path: str | os.PathLike[str],
+    expected_classes: Sequence[str] | None = None,
+    project_tracks: Sequence[TrackSpec] | None = None,
 ) -> tuple[C3D_BN, CheckpointMeta]:
     """Validated model and meta; the model is in eval mode on the CPU.
 
     Eval mode, because a forward pass in train mode would silently rewrite BN running stats.
+    ``project_tracks`` checks a model with several tracks against the project's tracks.
     """
     path = Path(path)
     label = path.name
@@ -296,10 +317,12 @@ def load_checkpoint(
     meta = _decode_meta(raw, label)
     if expected_classes is not None:
         _check_classes(meta.class_names, tuple(expected_classes), label)
+    if project_tracks is not None and meta.tracks:
+        check_tracks(meta.tracks, project_tracks, label)
 
     num_classes = len(meta.class_names)
     with torch.device("meta"):
-        model = C3D_BN(num_classes)
+        model = TrackedC3D(meta.tracks) if meta.tracks else C3D_BN(num_classes)
     expected = {key: list(value.shape) for key, value in model.state_dict().items()}
     fc8 = layout.get("fc8.weight")
     if fc8 is not None and fc8[0][:1] != [num_classes]:

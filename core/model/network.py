@@ -122,6 +122,15 @@ class C3D_BN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head_from_pool5(self.trunk(x))
 
+    def output_probs(self, out: ClipOutputs) -> torch.Tensor:
+        """What one pass predicts, (B, C): the softmax over the classes (a model with several
+        tracks concatenates every track's head here, from the same pass)."""
+        return torch.softmax(out.logits.float(), dim=1)
+
+    def probs_from_fc7(self, fc7: torch.Tensor) -> torch.Tensor:
+        """``output_probs`` from cached fc7 features (re-scoring without the trunk)."""
+        return self.output_probs(ClipOutputs(self.fc8(fc7), fc7, fc7))
+
 
 def _check_shape(t: torch.Tensor, tail: tuple[int, ...], what: str) -> None:
     """Reject anything but (B, *tail) before it can be reshaped into nonsense."""

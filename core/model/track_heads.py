@@ -2,33 +2,29 @@
 
 The trunk (conv1 … fc7, exactly the seed's) runs once per clip and every track's head reads its
 fc7 features, so a project with three tracks costs one forward pass plus three small matrix
-products. A point track's head says, per event class, how likely an event falls in the window's
-central frames. The heads travel in a safetensors file whose header lists every track with its
-kind and classes; loading refuses a file whose tracks do not match the project's.
+products. The first track's head is the trunk's own ``fc8``, the others sit beside it in
+``heads``; a one-track project therefore keeps a plain C3D_BN, byte for byte the seed's
+format. A point track's head says, per event class, how likely an event falls in the window's
+central frames. The model's outputs are every head's probabilities side by side, in track
+order (``column_slices`` says which columns are whose), which is how they are stored.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
 from torch import nn
 
-from core.atomic import atomic_write
 from core.errors import CheckpointError
 from core.model.network import C3D_BN, FC7_FEATURES, ClipOutputs
 from core.store.records import BACKGROUND, TrackKind
 
 log = logging.getLogger(__name__)
-
-HEADS_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -43,115 +39,147 @@ class TrackSpec:
     def outputs(self) -> tuple[str, ...]:
         """A state head scores every class; a point head every event class (not background)."""
         if self.kind is TrackKind.POINT:
-            return tuple(c for c in self.classes if c != BACKGROUND)
+            return tuple(c for c in self.classes if c.casefold() != BACKGROUND)
         return self.classes
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind.value, "classes": list(self.classes)}
 
 
-def specs_from_json(text: str, label: str) -> list[TrackSpec]:
+def specs_to_json(specs: Sequence[TrackSpec]) -> list[dict[str, object]]:
+    return [s.to_json() for s in specs]
+
+
+def specs_from_raw(raw: Any, label: str) -> tuple[TrackSpec, ...]:
+    """Specs from their JSON form (a list of dicts); a damaged list is the file's fault."""
+    try:
+        specs = tuple(
+            TrackSpec(str(t["name"]), TrackKind(t["kind"]), tuple(str(c) for c in t["classes"])) for t in raw
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{label} has an unreadable list of tracks, so it is damaged.") from exc
+    if not specs or any(not s.outputs for s in specs):
+        raise CheckpointError(f"{label} has a damaged list of tracks (a track without outputs).")
+    return specs
+
+
+def specs_from_json(text: str, label: str) -> tuple[TrackSpec, ...]:
     try:
         raw = json.loads(text)
-        return [
-            TrackSpec(str(t["name"]), TrackKind(t["kind"]), tuple(str(c) for c in t["classes"])) for t in raw
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{label} has an unreadable list of tracks; export the heads again.") from exc
+    except ValueError as exc:
+        raise CheckpointError(f"{label} has an unreadable list of tracks, so it is damaged.") from exc
+    return specs_from_raw(raw, label)
+
+
+def model_specs(specs: Sequence[TrackSpec]) -> list[TrackSpec]:
+    """The tracks that get a head: a point track without event classes has nothing to predict."""
+    return [s for s in specs if s.outputs]
+
+
+def column_slices(specs: Sequence[TrackSpec]) -> dict[str, slice]:
+    """Which columns of the concatenated outputs are each track's."""
+    out: dict[str, slice] = {}
+    at = 0
+    for spec in specs:
+        out[spec.name] = slice(at, at + len(spec.outputs))
+        at += len(spec.outputs)
+    return out
+
+
+def head_probs(spec: TrackSpec, logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over a state track's classes, an independent sigmoid per point class."""
+    logits = logits.float()
+    return torch.sigmoid(logits) if spec.kind is TrackKind.POINT else torch.softmax(logits, 1)
 
 
 class TrackHeads(nn.Module):
-    """A linear layer on fc7 per track, in the project's track order."""
+    """A linear layer on fc7 per track, in the project's track order (fitted on cached features)."""
 
     def __init__(self, specs: Sequence[TrackSpec]) -> None:
         super().__init__()
         if not specs:
             raise ValueError("Track heads need at least one track.")
         self.specs = tuple(specs)
-        self.layers = nn.ModuleList(nn.Linear(FC7_FEATURES, max(1, len(s.outputs))) for s in self.specs)
+        self.layers = nn.ModuleList(nn.Linear(FC7_FEATURES, len(s.outputs)) for s in self.specs)
 
     def forward(self, fc7: torch.Tensor) -> dict[str, torch.Tensor]:
         """Probabilities per track: rows sum to 1 for a state track; independent for a point track."""
-        out: dict[str, torch.Tensor] = {}
-        for spec, layer in zip(self.specs, self.layers, strict=True):
-            logits = layer(fc7)
-            out[spec.name] = (
-                torch.sigmoid(logits) if spec.kind is TrackKind.POINT else torch.softmax(logits, 1)
-            )
-        return out
+        return {
+            spec.name: head_probs(spec, layer(fc7))
+            for spec, layer in zip(self.specs, self.layers, strict=True)
+        }
 
 
-class MultiTrackC3D(nn.Module):
-    """The seed's trunk plus per-track heads: one trunk pass serves every track."""
+class TrackedC3D(C3D_BN):
+    """The seed's C3D_BN whose ``fc8`` is the first track's head, plus a head per further track.
 
-    def __init__(self, trunk: C3D_BN, heads: TrackHeads) -> None:
-        super().__init__()
-        self.trunk = trunk
-        self.heads = heads
+    Its outputs (``output_probs``) are every track's probabilities concatenated; the state dict
+    is C3D_BN's plus ``heads.<i>.weight``/``bias`` for track ``i + 1``.
+    """
 
-    def forward(self, clips: torch.Tensor) -> tuple[dict[str, torch.Tensor], ClipOutputs]:
-        features = self.trunk.forward_features(clips)
-        return self.heads(features.fc7), features
+    def __init__(self, specs: Sequence[TrackSpec]) -> None:
+        specs = tuple(specs)
+        if len(specs) < 2:
+            raise ValueError("A tracked model has at least two tracks; one track is a plain C3D_BN.")
+        super().__init__(len(specs[0].outputs))
+        self.specs = specs
+        self.heads = nn.ModuleList(nn.Linear(FC7_FEATURES, len(s.outputs)) for s in specs[1:])
+
+    def head_layers(self) -> list[nn.Linear]:
+        return [self.fc8, *(h for h in self.heads if isinstance(h, nn.Linear))]
+
+    def output_probs(self, out: ClipOutputs) -> torch.Tensor:
+        """All heads from the one trunk pass: fc8's logits are reused, the others read fc7."""
+        parts = [head_probs(self.specs[0], out.logits)]
+        for spec, layer in zip(self.specs[1:], self.heads, strict=True):
+            parts.append(head_probs(spec, layer(out.fc7)))
+        return torch.cat(parts, dim=1)
+
+    def probs_from_fc7(self, fc7: torch.Tensor) -> torch.Tensor:
+        return self.output_probs(ClipOutputs(self.fc8(fc7), fc7, fc7))
 
 
-def save_heads(path: str | os.PathLike[str], heads: TrackHeads, trunk_hash: str) -> None:
-    """Write the heads with their tracks and the trunk they were trained on, atomically."""
-    tensors = {
-        f"head{i}.{k}": v.detach().contiguous()
-        for i, layer in enumerate(heads.layers)
-        for k, v in layer.state_dict().items()
+def install_heads(model: C3D_BN, heads: TrackHeads) -> C3D_BN:
+    """``model``'s trunk (fc6, fc7 included) with the fitted heads: a tracked model, or for a
+    single track a plain C3D_BN whose fc8 is that head."""
+    layers = [layer for layer in heads.layers if isinstance(layer, nn.Linear)]
+    state = {
+        k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith(("fc8.", "heads."))
     }
-    meta = {
-        "format": str(HEADS_FORMAT),
-        "tracks": json.dumps([s.to_json() for s in heads.specs]),
-        "trunk_hash": trunk_hash,
-    }
-    with atomic_write(Path(path), "wb") as f:
-        f.write(save(tensors, metadata=meta))
+    state["fc8.weight"], state["fc8.bias"] = (
+        layers[0].weight.detach().clone(),
+        layers[0].bias.detach().clone(),
+    )
+    for i, layer in enumerate(layers[1:]):
+        state[f"heads.{i}.weight"] = layer.weight.detach().clone()
+        state[f"heads.{i}.bias"] = layer.bias.detach().clone()
+    with torch.device("meta"):
+        built = TrackedC3D(heads.specs) if len(heads.specs) > 1 else C3D_BN(len(heads.specs[0].outputs))
+    built.load_state_dict(state, strict=True, assign=True)
+    return built.eval()
 
 
-def load_heads(
-    path: str | os.PathLike[str], project: Sequence[TrackSpec], trunk_hash: str | None = None
-) -> TrackHeads:
-    """The heads of a file, checked against the project's tracks (and trunk, when given)."""
-    label = f"The model heads file {Path(path).name}"
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"{label} cannot be read ({exc}); choose another file.") from exc
-    if "tracks" not in meta:
-        raise CheckpointError(f"{label} lists no tracks; it is not a per-track model.")
-    specs = specs_from_json(meta["tracks"], label)
-    _check_tracks(specs, project, label)
-    if trunk_hash is not None and meta.get("trunk_hash") != trunk_hash:
-        raise CheckpointError(f"{label} was trained on another trunk; train the heads again for this model.")
-    heads = TrackHeads(specs)
-    try:
-        for i, layer in enumerate(heads.layers):
-            layer.load_state_dict({k: tensors[f"head{i}.{k}"] for k in ("weight", "bias")})
-    except (KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"{label} is missing or has misshapen head weights.") from exc
-    return heads
+def check_tracks(found: Sequence[TrackSpec], project: Sequence[TrackSpec], label: str) -> None:
+    """Every head of a model must belong to a project track of the same kind and classes.
 
-
-def _check_tracks(found: Sequence[TrackSpec], wanted: Sequence[TrackSpec], label: str) -> None:
-    have = {s.name: s for s in found}
-    for spec in wanted:
-        got = have.get(spec.name)
-        if got is None:
-            raise CheckpointError(f"{label} has no head for the track '{spec.name}'; train the model again.")
-        if got.kind is not spec.kind:
+    A project track without a head is allowed (a track added after training): it simply has
+    no predictions until the next training run.
+    """
+    have = {s.name.casefold(): s for s in project}
+    for spec in found:
+        mine = have.get(spec.name.casefold())
+        if mine is None:
             raise CheckpointError(
-                f"{label} treats '{spec.name}' as a {got.kind.value} track, but the project's is a "
-                f"{spec.kind.value} track; train the model again."
+                f"{label} has a head for the track '{spec.name}', which this project lacks; "
+                "add the track or train the model again."
             )
-        if got.classes != spec.classes:
+        if mine.kind is not spec.kind:
             raise CheckpointError(
-                f"{label} knows the classes {', '.join(got.classes)} for '{spec.name}', but the project "
-                f"has {', '.join(spec.classes)}; train the model again."
+                f"{label} treats '{spec.name}' as a {spec.kind.value} track, but the project's is a "
+                f"{mine.kind.value} track; train the model again."
             )
-    extra = sorted(set(have) - {s.name for s in wanted})
-    if extra:
-        raise CheckpointError(f"{label} has heads for tracks this project lacks: {', '.join(extra)}.")
+        if mine.outputs != spec.outputs:
+            raise CheckpointError(
+                f"{label} knows the classes {', '.join(spec.classes)} for '{spec.name}', but the project "
+                f"has {', '.join(mine.classes)}; train the model again."
+            )

@@ -179,6 +179,17 @@ def change_segment(
     return _edit(project, lambda: editing.change_segment(project.store, segment, new_start, new_end), seen)
 
 
+def set_notes(
+    project: Project,
+    segment: Segment,
+    modifiers: Sequence[str],
+    comment: str | None,
+    seen: Seen = None,
+) -> Undoable | None:
+    """A label's modifiers and comment, one undoable edit."""
+    return _edit(project, lambda: editing.set_notes(project.store, segment, modifiers, comment), seen)
+
+
 def merge_with_next(
     project: Project, video_id: int, segments: Sequence[Segment], segment: Segment, seen: Seen = None
 ) -> Undoable | None:
@@ -228,8 +239,10 @@ def accept(
     end: int,
     fill_unlabelled_only: bool = False,
     seen: Seen = None,
+    track_id: int | None = None,
 ) -> Undoable | None:
-    """Accept predicted events in ``[start, end)`` (or only fill its unlabelled frames)."""
+    """Accept predicted events in ``[start, end)`` (or only fill its unlabelled frames) into
+    ``track_id`` (default: the first track)."""
     store = project.store
     text = "Fill unlabelled from predictions" if fill_unlabelled_only else "Accept predictions"
     return _edit(
@@ -248,7 +261,9 @@ def accept(
                 fill_unlabelled_only=fill_unlabelled_only,
                 start=start,
                 end=end,
+                track_id=track_id,
             ),
+            track_id,
         ),
         seen,
     )
@@ -266,10 +281,22 @@ def add_class(
     track_id: int | None = None,
     modifiers: Sequence[str] = (),
 ) -> Undoable | None:
-    check_class_key(shortcut, reserved)
+    check_class_key(shortcut, {**reserved, **_class_keys(project, track_id, None)})
     return _class(
         project, lambda: class_edits.add_class(project.store, name, color, shortcut, track_id, modifiers)
     )
+
+
+def _class_keys(project: Project, track_id: int | None, own_id: int | None) -> dict[str, str]:
+    """The keys the track's other classes take, as ``check_class_key`` reads reserved keys: two
+    classes of one track on keys Qt cannot tell apart ("w" and "W") would make both dead."""
+    store = project.store
+    track = store.tracks.default().id if track_id is None else track_id
+    return {
+        c.shortcut: f"the class '{c.name}'"
+        for c in store.classes.list(track)
+        if c.shortcut and c.id != own_id
+    }
 
 
 def rename_class(project: Project, class_id: int, name: str) -> Undoable | None:
@@ -284,8 +311,14 @@ def set_class_shortcut(
     project: Project, class_id: int, shortcut: str | None, reserved: Mapping[str, str] = NO_RESERVED
 ) -> Undoable | None:
     """Give a class its own key; ``reserved`` maps the app's action keys to their names."""
-    check_class_key(shortcut, reserved)
+    cls = project.store.classes.get(class_id)
+    check_class_key(shortcut, {**reserved, **_class_keys(project, cls.track_id, class_id)})
     return _class(project, lambda: class_edits.set_class_shortcut(project.store, class_id, shortcut))
+
+
+def set_class_modifiers(project: Project, class_id: int, modifiers: Sequence[str]) -> Undoable | None:
+    """The modifiers a class offers (and every class of its name in the tracks sharing its set)."""
+    return _class(project, lambda: class_edits.set_class_modifiers(project.store, class_id, modifiers))
 
 
 def delete_class(project: Project, class_id: int, reassign_to: int | None = None) -> Undoable | None:
@@ -323,6 +356,11 @@ def change_track(
     project: Project, track_id: int, name: str | None = None, subject: str | Keep | None = KEEP
 ) -> Undoable | None:
     return _class(project, lambda: track_edits.change_track(project.store, track_id, name, subject))
+
+
+def move_track(project: Project, track_id: int, delta: int) -> Undoable | None:
+    """Move a track up (negative) or down in the project's order: one undoable step."""
+    return _class(project, lambda: track_edits.move_track(project.store, track_id, delta))
 
 
 # --- independent codings (team mode) -----------------------------------------------------------

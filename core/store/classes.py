@@ -312,6 +312,10 @@ def clean_modifiers(modifiers: Sequence[str]) -> list[str]:
             raise StoreError("A modifier needs a name.")
         if len(clean) > 100:
             raise StoreError("A modifier can be at most 100 characters long.")
+        if "|" in clean:
+            raise StoreError(
+                f"The modifier '{clean}' contains '|', which every export uses between modifiers."
+            )
         if clean not in out:
             out.append(clean)
     return out

@@ -181,13 +181,15 @@ class SettingsRow(Base):
 
 
 class PostprocessSettingRow(Base):
-    """How one class's scores become events, per project; keyed by class name, since a
-    model's class indices differ from one model to the next."""
+    """How one class's scores become events, per project and track; keyed by class name, since
+    a model's class indices differ from one model to the next."""
 
     __tablename__ = "postprocess_settings"
+    __table_args__ = (UniqueConstraint("track_id", "class_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    class_name: Mapped[str] = mapped_column(String(100), unique=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    class_name: Mapped[str] = mapped_column(String(100))
     smoothing: Mapped[int] = mapped_column(Integer)
     open_threshold: Mapped[float] = mapped_column(Float)
     close_threshold: Mapped[float] = mapped_column(Float)

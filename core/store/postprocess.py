@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from core.store.orm import PostprocessSettingRow
 from core.store.records import PostprocessSetting
+from core.store.tracks import default_row
+from core.store.tracks import row as track_row
 from core.store.unit import Repository
 
 log = logging.getLogger(__name__)
@@ -23,23 +25,38 @@ def to_record(row: PostprocessSettingRow) -> PostprocessSetting:
         close_threshold=row.close_threshold,
         min_length=row.min_length,
         fill_gaps=row.fill_gaps,
+        track_id=row.track_id,
     )
 
 
 class PostprocessRepository(Repository):
-    def list(self) -> builtins.list[PostprocessSetting]:
+    def list(self, track_id: int | None = None) -> builtins.list[PostprocessSetting]:
+        """One track's settings (the first track's when none is named)."""
         with self._read("read the post-processing settings") as session:
-            rows = session.scalars(select(PostprocessSettingRow).order_by(PostprocessSettingRow.class_name))
+            tid = default_row(session).id if track_id is None else track_row(session, track_id).id
+            rows = session.scalars(
+                select(PostprocessSettingRow)
+                .where(PostprocessSettingRow.track_id == tid)
+                .order_by(PostprocessSettingRow.class_name)
+            )
             return [to_record(r) for r in rows]
 
     def save(self, setting: PostprocessSetting) -> None:
-        """Insert or replace the class's settings."""
+        """Insert or replace the settings of the class in its track (the first one if None)."""
         with self._write(f"save the post-processing of “{setting.class_name}”") as session:
+            tid = (
+                default_row(session).id
+                if setting.track_id is None
+                else track_row(session, setting.track_id).id
+            )
             row = session.scalars(
-                select(PostprocessSettingRow).where(PostprocessSettingRow.class_name == setting.class_name)
+                select(PostprocessSettingRow).where(
+                    PostprocessSettingRow.track_id == tid,
+                    PostprocessSettingRow.class_name == setting.class_name,
+                )
             ).one_or_none()
             if row is None:
-                row = PostprocessSettingRow(class_name=setting.class_name)
+                row = PostprocessSettingRow(class_name=setting.class_name, track_id=tid)
                 session.add(row)
             row.smoothing = setting.smoothing
             row.open_threshold = setting.open_threshold

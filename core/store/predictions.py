@@ -112,7 +112,16 @@ class PredictionRepository(Repository):
         """(starts int64 sorted, probs float32 of shape (n, classes)), read in one query."""
         with self._read("read the predictions") as session:
             row = _row(session, run_id)
-            n_classes = len(session.get_one(ModelVersionRow, row.model_version_id).class_names)
+            version = session.get_one(ModelVersionRow, row.model_version_id)
+            tracks = (version.summary or {}).get("tracks") or []
+            n_classes = (
+                sum(
+                    len([c for c in t["classes"] if t["kind"] == "state" or c.casefold() != "background"])
+                    for t in tracks
+                )
+                if tracks
+                else len(version.class_names)
+            )
             query = (
                 select(_WINDOWS.c.start_frame, _WINDOWS.c.probs)
                 .where(_WINDOWS.c.run_id == run_id)
@@ -136,6 +145,16 @@ class PredictionRepository(Repository):
                 row.windows_total = windows_total
             self._changed(PredictionsChanged(row.video_id))
             return to_record(row)
+
+    def windows_done_total(self, run_ids: list[int]) -> int:
+        """Windows stored over many runs, in one query per 500 runs (progress of a cluster job)."""
+        total = 0
+        with self._read("read the prediction progress") as session:
+            for i in range(0, len(run_ids), 500):
+                part = run_ids[i : i + 500]
+                query = select(func.sum(PredictionRunRow.windows_done)).where(PredictionRunRow.id.in_(part))
+                total += int(session.scalar(query) or 0)
+        return total
 
     def get(self, run_id: int) -> PredictionRun:
         with self._read("read the prediction run") as session:

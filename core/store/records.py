@@ -77,6 +77,8 @@ class PostprocessSetting:
     close_threshold: float
     min_length: int
     fill_gaps: int
+    track_id: int | None = None
+    """The class's track; None on saving means the first track."""
 
 
 @dataclass(frozen=True)

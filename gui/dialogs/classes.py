@@ -1,4 +1,5 @@
-"""Class manager: add, rename, recolour, set the shortcut key, delete (keeping or moving segments)."""
+"""Class manager: add, rename, recolour, set the shortcut key and the modifiers a class offers,
+delete (keeping or moving segments). It edits the active track's classes; each change is one undo step."""
 
 from __future__ import annotations
 
@@ -25,18 +26,19 @@ class ClassesDialog(QDialog):
         self.setWindowTitle("Label classes")
         self.table = build_list_editor(
             self,
-            ["Class", "Colour", "Key"],
+            ["Class", "Colour", "Key", "Modifiers"],
             (
                 ("Add…", self.add),
                 ("Rename…", self.rename),
                 ("Colour…", self.recolour),
                 ("Key…", self.set_key),
+                ("Modifiers…", self.set_modifiers),
                 ("Delete…", self.delete),
             ),
         )
         state.classes_changed.connect(self.refresh)
         self.refresh()
-        self.resize(480, 360)
+        self.resize(600, 360)
 
     def refresh(self) -> None:
         classes = self.state.classes
@@ -49,6 +51,7 @@ class ClassesDialog(QDialog):
             self.table.setItem(row, 0, name)
             self.table.setItem(row, 1, colour)
             self.table.setItem(row, 2, QTableWidgetItem(cls.shortcut or ""))
+            self.table.setItem(row, 3, QTableWidgetItem(", ".join(cls.modifiers)))
 
     def selected_id(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
@@ -89,6 +92,20 @@ class ClassesDialog(QDialog):
         )
         if ok:
             self.state.set_class_shortcut(cls.id, key.strip() or None)
+
+    def set_modifiers(self) -> None:
+        class_id = self.selected_id()
+        cls = None if class_id is None else self.state.class_by_id(class_id)
+        if cls is None:
+            return
+        text, ok = QInputDialog.getText(
+            self,
+            "Modifiers",
+            f"Modifiers a {cls.name} label may carry, separated by commas (such as left, right):",
+            text=", ".join(cls.modifiers),
+        )
+        if ok:
+            self.state.set_class_modifiers(cls.id, [m.strip() for m in text.split(",") if m.strip()])
 
     def delete(self) -> None:
         class_id = self.selected_id()

@@ -1,5 +1,6 @@
 """Track manager: add a state or point track (optionally sharing another's classes), name its
-subject, rename or delete it. Every change is one undo step, like the class manager's."""
+subject, rename, move or delete it; its classes are listed with the modifiers they offer (the
+class manager edits them for the active track). Every change is one undo step."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ class TracksDialog(QDialog):
                 ("Add…", self.add),
                 ("Rename…", self.rename),
                 ("Subject…", self.set_subject),
+                ("Move up", lambda: self.move(-1)),
+                ("Move down", lambda: self.move(1)),
                 ("Delete", self.delete),
             ),
         )
@@ -66,8 +69,9 @@ class TracksDialog(QDialog):
         tracks = self.state.tracks
         self.table.setRowCount(len(tracks))
         classes: dict[int, list[str]] = {}
-        for cls in self.state.all_classes or self.state.classes:
-            classes.setdefault(cls.track_id, []).append(cls.name)
+        for cls in self.state.all_classes or self.state.classes:  # with the modifiers each offers
+            offered = f" ({', '.join(cls.modifiers)})" if cls.modifiers else ""
+            classes.setdefault(cls.track_id, []).append(cls.name + offered)
         for row, track in enumerate(tracks):
             cells = (track.name, track.kind.value, track.subject or "", ", ".join(classes.get(track.id, [])))
             for col, text in enumerate(cells):
@@ -98,6 +102,12 @@ class TracksDialog(QDialog):
             subject, ok = QInputDialog.getText(self, "Track subject", "Subject (empty for none):")
             if ok:
                 self.state.change_track(track_id, subject=subject.strip() or None)
+
+    def move(self, delta: int) -> None:
+        track_id = self._selected()
+        if track_id is not None and self.state.move_track(track_id, delta):
+            ids = [t.id for t in self.state.tracks]
+            self.table.selectRow(ids.index(track_id))
 
     def delete(self) -> None:
         track_id = self._selected()

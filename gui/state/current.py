@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.analysis.postprocess import PostprocessParams, PredictedEvent
 from core.analysis.postprocess_settings import load_params, save_params
-from core.analysis.predictions import VideoPredictions, events_for, load_predictions
+from core.analysis.predictions import VideoPredictions, events_for, load_predictions, track_events
 from core.labels import editing
 from core.labels.overview import ensure_indexed
 from core.media.timebase import frame_to_seconds, seconds_to_frame
@@ -58,6 +58,8 @@ class CurrentVideo(QObject):
         self.predictions: VideoPredictions | None = None
         self.params: dict[int, PostprocessParams] = {}
         self.events: list[PredictedEvent] = []
+        self.other_events: dict[int, tuple[tuple[str, ...], list[PredictedEvent]]] = {}
+        """The other tracks' predicted events (track id → the head's classes and its events)."""
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(250)
@@ -113,6 +115,7 @@ class CurrentVideo(QObject):
 
     def close_video(self) -> None:
         self.video, self.segments, self.predictions, self.events = None, [], None, []
+        self.other_events = {}
         self.selection, self.selected_event, self.in_point = None, None, None
         self.params.clear()
         self.frame = 0
@@ -146,7 +149,7 @@ class CurrentVideo(QObject):
     def _on_classes(self) -> None:
         if self.video is not None:
             self.reload_labels()  # segments carry their class's name
-        self.recompute_events()
+        self.reload_predictions()  # the active track may have changed: show its head's
 
     # --- labels and predictions ---------------------------------------------------------------------
 
@@ -203,12 +206,19 @@ class CurrentVideo(QObject):
     def reload_predictions(self) -> None:
         video = self.video
         store = self.project.store
-        self.predictions = (
-            None if video is None else self.project.guard(lambda: load_predictions(store, video))
+        name = None if (track := self.project.active_track) is None else track.name
+        self.predictions = (  # the active track's head: its lane shows and A accepts them
+            None if video is None else self.project.guard(lambda: load_predictions(store, video, track=name))
         )
         preds = self.predictions
         if preds is not None:  # the project's saved thresholds, by class name
-            self.params = self.project.guard(lambda: load_params(store, preds.class_names)) or {}
+            track_id = self._track_id
+            self.params = self.project.guard(lambda: load_params(store, preds.class_names, track_id)) or {}
+        others = [t for t in self.project.tracks if t.id != self._track_id] if video is not None else []
+        found = {
+            t.id: self.project.guard(lambda t=t: track_events(store, video, t.id, t.name)) for t in others
+        }
+        self.other_events = {tid: f for tid, f in found.items() if f is not None}
         self.recompute_events()
 
     def schedule_prediction_reload(self) -> None:
@@ -232,7 +242,8 @@ class CurrentVideo(QObject):
         self.params[class_index] = params
         preds, store = self.predictions, self.project.store
         if preds is not None:
-            self.project.guard(lambda: save_params(store, preds.class_names[class_index], params))
+            track_id = self._track_id
+            self.project.guard(lambda: save_params(store, preds.class_names[class_index], params, track_id))
         self.recompute_events()
 
     # --- time -----------------------------------------------------------------------------------
@@ -341,6 +352,11 @@ class CurrentVideo(QObject):
             lambda: actions.change_segment(project, segment, new_start, new_end, seen), (new_start, new_end)
         )
 
+    def set_notes(self, segment: Segment, modifiers: list[str], comment: str | None) -> bool:
+        """Give a label its modifiers and comment: one undoable edit."""
+        project, seen = self.project.project, list(self.segments)
+        return self._edit(lambda: actions.set_notes(project, segment, modifiers, comment, seen))
+
     def relabel_selection(self, class_id: int) -> None:
         self.project.set_current_class(class_id)
         if self.selection is None or self.video is None or not self.selection_by_user:
@@ -405,12 +421,9 @@ class CurrentVideo(QObject):
         if video is None or preds is None or not events:
             self.message.emit("No predicted events to accept there.")
             return
-        project, seen = self.project.project, list(self.segments)
-        self._edit(
-            lambda: actions.accept(
-                project, video.id, events, preds.class_names, start, end, fill_unlabelled_only, seen
-            )
-        )
+        project, seen, names = self.project.project, list(self.segments), preds.class_names
+        track, only = self._track_id, fill_unlabelled_only
+        self._edit(lambda: actions.accept(project, video.id, events, names, start, end, only, seen, track))
 
     def accept_selected_event(self) -> None:
         event = self.selected_event

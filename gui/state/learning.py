@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.analysis.backends.select import int8_wanted
 from core.errors import AppError
 from core.labels.overview import VideoStatus
 from core.learning.review import ReviewItem, review_queue
@@ -181,6 +182,8 @@ class LearningState(QObject):
         )
         self._model_switched()
         self.training_finished.emit(result)
+        if self.runner.precision == "auto" and int8_wanted(self.store, result.version):
+            self.runner.prepare_int8(self.store, result.version.id)  # its own variants, in the background
 
     def _on_cancelled(self) -> None:
         self.project.message.emit(
@@ -262,7 +265,11 @@ class LearningState(QObject):
         if video is None or self.current.predictions is None:
             self.review_items = []
         else:
-            self.review_items = self._guard(lambda: review_queue(self.store, video, limit=REVIEW_LIMIT)) or []
+            track = self.project.active_track  # the queue ranks the active track's head
+            name = None if track is None else track.name
+            self.review_items = (
+                self._guard(lambda: review_queue(self.store, video, limit=REVIEW_LIMIT, track=name)) or []
+            )
         self.review_changed.emit()
 
     def next_to_review(self) -> ReviewItem | None:

@@ -327,6 +327,9 @@ class ProjectState(QObject):
     def delete_class(self, class_id: int, reassign_to: int | None) -> None:
         self.apply(lambda: actions.delete_class(self.project, class_id, reassign_to))
 
+    def set_class_modifiers(self, class_id: int, modifiers: list[str]) -> bool:
+        return self.apply(lambda: actions.set_class_modifiers(self.project, class_id, modifiers))
+
     # --- tracks -----------------------------------------------------------------------------------
 
     def add_track(
@@ -340,6 +343,10 @@ class ProjectState(QObject):
 
     def change_track(self, track_id: int, name: str | None = None, subject: str | Keep | None = KEEP) -> bool:
         return self.apply(lambda: actions.change_track(self.project, track_id, name, subject))
+
+    def move_track(self, track_id: int, delta: int) -> bool:
+        """Move a track's lanes up (negative) or down; the order is the project's, one undo step."""
+        return self.apply(lambda: actions.move_track(self.project, track_id, delta))
 
     # --- videos -----------------------------------------------------------------------------------
 
@@ -374,10 +381,11 @@ class ProjectState(QObject):
 
     def export_labels(self, format_name: str, out: str, video_ids: list[int] | None) -> bool:
         """Write the labels of ``video_ids`` (every video when None) in ``format_name``."""
-        from core.interchange.export import export_labels, project_labels
+        from core.interchange.export import dropped_notes, export_labels, project_labels
         from core.interchange.formats import format_for
 
         store = self.store
+        notes: list[str] = []
 
         def write() -> int:
             fmt = format_for(format_name)
@@ -386,12 +394,13 @@ class ProjectState(QObject):
             # One-video-per-file formats write a folder named after the chosen file.
             target = Path(out).with_suffix("") if fmt.per_video and len(items) > 1 else Path(out)
             export_labels(items, fmt, target)
+            notes.append(dropped_notes(items, fmt) or "")  # what the format has no place for
             return sum(len(i.segments) for i in items)
 
         count = self.guard(write)
         if count is None:
             return False
-        self.message.emit(f"Exported {count} segments to {out}.")
+        self.message.emit(f"Exported {count} segments to {out}. {''.join(notes)}".strip())
         return True
 
     def labels_imported(self, summary: str) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
+from core.cluster.ray_analysis import ClusterOutcome, ClusterSettings
 from core.store import Store
 from gui import jobs
 from gui.workers import JobContext, Jobs, Worker
@@ -72,6 +74,25 @@ class JobRunner(QObject):
     def analyse(
         self, store: Store, video_ids: list[int], stride: int = 8, batch_size: int = 4
     ) -> Worker | None:
+        precision = self.precision
+        return self._start_analysis(
+            store,
+            video_ids,
+            lambda ctx: jobs.analyse(store, video_ids, ctx, stride, batch_size, precision),
+        )
+
+    def analyse_on_cluster(
+        self, store: Store, video_ids: list[int], settings: ClusterSettings
+    ) -> Worker | None:
+        """Analyse on Ray with the precision chosen in Analyse › Precision, like a local analysis."""
+        chosen = replace(settings, precision=self.precision)
+        return self._start_analysis(
+            store, video_ids, lambda ctx: jobs.analyse_on_cluster(store, video_ids, ctx, chosen)
+        )
+
+    def _start_analysis(
+        self, store: Store, video_ids: list[int], job: Callable[[JobContext], object]
+    ) -> Worker | None:
         if not video_ids:
             self.message.emit("Add a video first.")
             return None
@@ -92,20 +113,24 @@ class JobRunner(QObject):
         self.analysing = dict.fromkeys(video_ids, 0.0)
         self._store = store
         self.analysing_changed.emit()
-        return self.start_job(
-            ANALYSE_JOB,
-            lambda ctx: jobs.analyse(store, video_ids, ctx, stride, batch_size, self.precision),
-            self._analysis_done,
-            connect,
-        )
+        return self.start_job(ANALYSE_JOB, job, self._analysis_done, connect)
 
-    def _analysis_done(self, _results: object) -> None:
-        self.message.emit("Analysis finished.")
+    def _analysis_done(self, results: object) -> None:
+        if isinstance(results, ClusterOutcome):
+            self.message.emit(
+                f"Analysis finished: {results.windows_computed} windows on {results.workers} cluster "
+                f"worker(s), {results.clips_per_s:.1f} clips/s."
+            )
+        else:
+            self.message.emit("Analysis finished.")
         wanted, self._int8_for = self._int8_for, None
         if wanted is None:
             return
-        store, version_id = wanted
-        self.start_job(
+        self.prepare_int8(*wanted)
+
+    def prepare_int8(self, store: Store, version_id: int) -> Worker | None:
+        """Quantize and verify a model version in the background, so ``auto`` can use int8 next."""
+        return self.start_job(
             INT8_JOB,
             lambda ctx: jobs.prepare_int8(store, ctx, version_id),
             lambda verdict: self.message.emit(str(verdict)),
@@ -122,6 +147,11 @@ class JobRunner(QObject):
     def _on_progress(self, p: object) -> None:
         if isinstance(p, jobs.AnalysisProgress) and p.progress.total > 0:
             self.analysing[p.video_id] = 100.0 * p.progress.done / p.progress.total
+            self.analysis_progress.emit(p)
+            self.analysing_changed.emit()
+        elif isinstance(p, jobs.ClusterProgress) and p.total > 0:
+            # Chunks of every video run at once across the cluster: each shows the overall share.
+            self.analysing = dict.fromkeys(self.analysing, 100.0 * p.done / p.total)
             self.analysis_progress.emit(p)
             self.analysing_changed.emit()
 

@@ -6,7 +6,7 @@ import math
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from gui.jobs import AnalysisProgress
+from gui.jobs import AnalysisProgress, ClusterProgress
 from gui.state import JobRunner
 from gui.state.runner import ANALYSE_JOB
 
@@ -38,6 +38,9 @@ class AnalysisPanel(QWidget):
         self.setVisible(running)
 
     def _on_progress(self, item: object) -> None:
+        if isinstance(item, ClusterProgress):
+            self._on_cluster(item)
+            return
         if not isinstance(item, AnalysisProgress):
             return
         p = item.progress
@@ -48,3 +51,17 @@ class AnalysisPanel(QWidget):
         left = "–" if math.isnan(eta) else f"{eta:.0f} s left"
         videos = f"video {item.video_number}/{item.video_total}, " if item.video_total > 1 else ""
         self.label.setText(f"{videos}{p.clips_per_s:.1f} clips/s, {left}")
+
+    def _on_cluster(self, p: ClusterProgress) -> None:
+        """Windows stored over every video, however the cluster spreads them over its workers."""
+        self.bar.setRange(0, max(p.total, 1))
+        self.bar.setValue(p.done)
+        self.bar.setFormat("cluster: %v/%m windows")
+        eta = p.eta_s
+        left = "–" if math.isnan(eta) else f"{eta:.0f} s left"
+        workers = (
+            "starting workers" if p.workers == 0 else f"{p.workers} worker{'s' if p.workers != 1 else ''}"
+        )
+        self.label.setText(
+            f"{p.videos_done}/{p.videos_total} videos, {workers}, {p.clips_per_s:.1f} clips/s, {left}"
+        )

@@ -15,11 +15,24 @@ from enum import Enum
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 
+from core.labels import editing
 from core.store.classes import PALETTE
-from core.store.records import BACKGROUND, Segment, SegmentSource, Track
+from core.store.records import BACKGROUND, Segment, SegmentSource
+from gui.dialogs.notes import NotesDialog, notes_text
 from gui.state import CurrentVideo, ProjectState
+from gui.widgets.lane_groups import LaneGroups
+from gui.widgets.lanes import (
+    AXIS_PX,
+    LaneAxis,
+    LaneLayout,
+    RowKind,
+    TrackPredictions,
+    lane_name,
+)
+from gui.widgets.seek_box import SeekViewBox
 from gui.widgets.segment_items import OutlineItem, Span, SpansItem
 
 log = logging.getLogger(__name__)
@@ -43,39 +56,6 @@ class _Drag(Enum):
     END_EDGE = "end"
 
 
-class SeekViewBox(pg.ViewBox):
-    """Left button seeks; wheel zooms x; middle drag pans. Subclasses add lane editing."""
-
-    seek = Signal(int)
-
-    def __init__(self) -> None:
-        super().__init__(enableMenu=False)
-        self.setMouseEnabled(x=True, y=False)
-        self.frame_count = 1
-
-    def frame_at(self, scene_pos: QPointF) -> int:
-        x = self.mapSceneToView(scene_pos).x()
-        return int(np.clip(np.floor(x), 0, max(self.frame_count - 1, 0)))
-
-    def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.seek.emit(self.frame_at(ev.scenePos()))
-        else:
-            super().mouseClickEvent(ev)
-
-    def mouseDragEvent(
-        self, ev: pg.GraphicsScene.mouseEvents.MouseDragEvent, axis: int | None = None
-    ) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.seek.emit(self.frame_at(ev.scenePos()))
-        elif ev.button() == Qt.MouseButton.MiddleButton:
-            super().mouseDragEvent(ev, axis)
-        else:
-            ev.ignore()
-
-
 class TrackViewBox(SeekViewBox):
     """The predicted-event and label lanes, with the label editing gestures."""
 
@@ -90,12 +70,24 @@ class TrackViewBox(SeekViewBox):
         return Lane.EVENTS if self.mapSceneToView(scene_pos).y() >= 1.0 else Lane.LABELS
 
     def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
+        lane = self.lane_at(ev.scenePos())
+        if ev.button() == Qt.MouseButton.RightButton and lane is Lane.LABELS:
+            ev.accept()
+            self._timeline.label_menu_at(self.frame_at(ev.scenePos()))
+            return
         if ev.button() != Qt.MouseButton.LeftButton:
             super().mouseClickEvent(ev)
             return
         ev.accept()
         frame = self.frame_at(ev.scenePos())
-        self._timeline.clicked(frame, self.lane_at(ev.scenePos()))
+        self._timeline.clicked(frame, lane)
+
+    def hoverEvent(self, ev: pg.GraphicsScene.mouseEvents.HoverEvent) -> None:
+        if ev.isExit():
+            self._timeline.show_tip("")
+            return
+        at = ev.scenePos()
+        self._timeline.show_tip(self._timeline.tooltip_at(self.frame_at(at), self.lane_at(at)))
 
     def mouseDragEvent(
         self, ev: pg.GraphicsScene.mouseEvents.MouseDragEvent, axis: int | None = None
@@ -135,19 +127,6 @@ class TrackViewBox(SeekViewBox):
                 self._drag, self._segment = _Drag.MOVE, seg
                 return
         self._drag = _Drag.CREATE
-
-
-class OtherTracksBox(SeekViewBox):
-    """The other tracks' lanes: a click seeks and makes the clicked track the active one."""
-
-    def __init__(self, timeline: Timeline) -> None:
-        super().__init__()
-        self._timeline = timeline
-
-    def mouseClickEvent(self, ev: pg.GraphicsScene.mouseEvents.MouseClickEvent) -> None:
-        super().mouseClickEvent(ev)
-        if ev.button() == Qt.MouseButton.LeftButton:
-            self._timeline.activate_lane(int(np.floor(self.mapSceneToView(ev.scenePos()).y())))
 
 
 class Timeline(QWidget):
@@ -202,15 +181,11 @@ class Timeline(QWidget):
         self.tracks.addItem(self.in_marker)
         self.in_marker.setVisible(False)
 
-        # One lane per other track (state tracks as spans, point tracks as ticks), read-only:
-        # the active track's labels are the editable lane above.
-        self.others_box = OtherTracksBox(self)
-        self.others = self.view.addPlot(row=2, col=0, viewBox=self.others_box)
+        # One lane group per track, in the project's order (see lane_groups.py).
+        self.groups = LaneGroups(self, state, project)
+        self.others = self.groups.plot
+        self.others_box = self.groups.box
         self.others.setXLink(self.probs)
-        self.others.hideAxis("bottom")
-        self.others.setMouseEnabled(x=True, y=False)
-        self._other_items: list[pg.GraphicsObject] = []
-        self._other_lanes: list[int] = []  # track ids, lane by lane
 
         self.overview_box = pg.ViewBox(enableMenu=False)
         self.overview_box.setMouseEnabled(x=False, y=False)
@@ -227,7 +202,7 @@ class Timeline(QWidget):
         self.overview.addItem(self.window_region)
 
         for plot in (self.probs, self.tracks, self.others, self.overview):
-            plot.getAxis("left").setWidth(96)
+            plot.getAxis("left").setWidth(AXIS_PX)
             plot.hideButtons()  # pyqtgraph's "A" (auto-range): Ctrl+0 shows the whole video
         self.view.ci.layout.setRowStretchFactor(0, 5)
         self.view.ci.layout.setRowStretchFactor(1, 3)
@@ -262,6 +237,50 @@ class Timeline(QWidget):
             y = sum(LABEL_LANE) / 2 if lane is Lane.LABELS else sum(EVENT_LANE) / 2
         scene = box.mapViewToScene(QPointF(frame, y))
         return self.view.mapFromScene(scene)
+
+    def lanes_point(self, frame: float, y: float) -> QPoint:
+        """Where on the view's viewport frame ``frame`` at height ``y`` of the lane groups is."""
+        return self.view.mapFromScene(self.others_box.mapViewToScene(QPointF(frame, y)))
+
+    # The lane groups, as tests and the main window reach them.
+    @property
+    def lanes(self) -> LaneLayout:
+        return self.groups.layout
+
+    @property
+    def lane_items(self) -> dict[tuple[int, RowKind], pg.GraphicsObject]:
+        return self.groups.items
+
+    @property
+    def lane_axis(self) -> LaneAxis:
+        return self.groups.axis
+
+    @property
+    def collapsed(self) -> set[int]:
+        return self.groups.collapsed
+
+    @property
+    def collapsed_changed(self) -> Signal:
+        return self.groups.collapsed_changed
+
+    def set_collapsed(self, track_ids: set[int]) -> None:
+        self.groups.set_collapsed(track_ids)
+
+    def toggle_group(self, track_id: int) -> None:
+        self.groups.toggle(track_id)
+
+    def group_menu(self, track_id: int) -> QMenu:
+        return self.groups.menu(track_id)
+
+    def activate_at(self, y: float) -> None:
+        self.groups.activate_at(y)
+
+    def lanes_tooltip_at(self, frame: int, y: float) -> str:
+        return self.groups.tooltip_at(frame, y)
+
+    def set_track_predictions(self, track_id: int, predictions: TrackPredictions | None) -> None:
+        """A track's probabilities and predicted events for its lane group (None: it has none)."""
+        self.groups.set_predictions(track_id, predictions)
 
     def visible_range(self) -> tuple[float, float]:
         lo, hi = self.probs.viewRange()[0]
@@ -314,62 +333,10 @@ class Timeline(QWidget):
         self.label_spans.set_spans(spans, self._frame_count)
         self.overview_labels.set_spans(spans, self._frame_count)
         active = self.project.active_track
-        name = "labels" if active is None or len(self.project.tracks) < 2 else f"▸ {_lane_name(active)}"
+        name = "labels" if active is None or len(self.project.tracks) < 2 else f"✎ {lane_name(active)}"
         self.tracks.getAxis("left").setTicks([[(0.5, name), (1.5, "predicted")]])
-        self._draw_other_tracks()
+        self.groups.redraw(self._frame_count)
         self._on_selection()
-
-    def _draw_other_tracks(self) -> None:
-        for item in self._other_items:
-            self.others.removeItem(item)
-        self._other_items = []
-        others = [t for t in self.project.tracks if t.id != self.project.active_track_id]
-        self._other_lanes = [t.id for t in others]
-        self.others.setVisible(bool(others))
-        self.others.setMaximumHeight(22 * len(others) + 4 if others else 0)
-        if not others:
-            return
-        colors = {c.id: c.color for c in self.project.all_classes}
-        background = {c.id for c in self.project.all_classes if c.name == BACKGROUND}
-        lane = {t.id: len(others) - 1 - i for i, t in enumerate(others)}  # first track on top
-        for track in others:
-            y = lane[track.id]
-            segs = [s for s in self.state.other_segments if s.track_id == track.id]
-            if track.point:
-                ticks = pg.ScatterPlotItem(
-                    x=[s.start_frame + 0.5 for s in segs],
-                    y=[y + 0.5] * len(segs),
-                    symbol="s",
-                    size=[7] * len(segs),
-                    brush=[pg.mkBrush(colors.get(s.class_id, "#888888")) for s in segs],
-                    pen=None,
-                )
-                item: pg.GraphicsObject = ticks
-            else:
-                spans_item = SpansItem(y + 0.1, y + 0.9)
-                spans_item.set_spans(
-                    [
-                        Span(
-                            s.start_frame,
-                            s.end_frame,
-                            colors.get(s.class_id, "#888888"),
-                            background=s.class_id in background,
-                        )
-                        for s in segs
-                    ],
-                    self._frame_count,
-                )
-                item = spans_item
-            self.others.addItem(item)
-            self._other_items.append(item)
-        self.others.setYRange(0, len(others), padding=0)
-        self.others.getAxis("left").setTicks([[(lane[t.id] + 0.5, _lane_name(t)) for t in others]])
-
-    def activate_lane(self, lane: int) -> None:
-        """A click on another track's lane makes it the active track."""
-        order = list(reversed(self._other_lanes))
-        if 0 <= lane < len(order):
-            self.project.set_active_track(order[lane])
 
     def _on_predictions(self) -> None:
         preds = self.state.predictions
@@ -410,6 +377,7 @@ class Timeline(QWidget):
         ]
         self.event_spans.set_spans(spans, self._frame_count)
         self.overview_events.set_spans(spans, self._frame_count)
+        self.groups.redraw()  # the other tracks' predicted events came with this reload
         self._on_selection()
 
     def _on_selection(self) -> None:
@@ -449,6 +417,41 @@ class Timeline(QWidget):
 
     # --- gestures → hub ---------------------------------------------------------------------------
 
+    def tooltip_at(self, frame: int, lane: Lane) -> str:
+        """What the active track's label (or the predicted event) under the mouse is."""
+        if lane is Lane.LABELS:
+            segment = editing.segment_at(self.state.segments, frame)
+            return "" if segment is None else notes_text(segment)
+        return ""
+
+    def show_tip(self, text: str) -> None:
+        if self.view.toolTip() != text:
+            self.view.setToolTip(text)
+
+    def label_menu_at(self, frame: int) -> None:
+        segment = self.state.select_segment_at(frame)
+        if segment is not None:
+            self.label_menu(segment).popup(QCursor.pos())
+
+    def label_menu(self, segment: Segment) -> QMenu:
+        menu = QMenu(self)
+        menu.addAction("Modifiers and comment…", lambda: self.edit_notes(segment))
+        return menu
+
+    def edit_notes(self, segment: Segment) -> bool:
+        """The small editor for a label's modifiers and comment; OK saves them as one undo step."""
+        dialog = NotesDialog(segment, self.project.class_by_id(segment.class_id), self)
+        if not dialog.exec():
+            return False
+        return self.state.set_notes(segment, dialog.modifiers(), dialog.comment_text())
+
+    def edit_selected_notes(self) -> bool:
+        segment = self.state.selected_segment() or editing.segment_at(self.state.segments, self.state.frame)
+        if segment is None:
+            self.state.message.emit("Select a label to give it modifiers or a comment.")
+            return False
+        return self.edit_notes(segment)
+
     def clicked(self, frame: int, lane: Lane) -> None:
         self.state.set_frame(frame)
         if lane is Lane.LABELS:
@@ -487,11 +490,3 @@ class Timeline(QWidget):
             self.state.create_segment(start, end)
         elif segment is not None:
             self.state.change_segment(segment, start, end)
-
-
-def _lane_name(track: Track) -> str:
-    """A lane's label: the track, with its subject when the name does not already say it."""
-    mark = " ·" if track.point else ""
-    if track.subject and track.subject not in track.name:
-        return f"{track.name} ({track.subject}){mark}"
-    return f"{track.name}{mark}"

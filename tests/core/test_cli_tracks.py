@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from core.analysis.predictions import load_predictions
 from core.errors import CheckpointError
 from core.learning.track_learning import project_specs
 from core.media.demo import generate_demo_video
-from core.model.track_heads import load_heads
+from core.model.registry import load_version
 from core.project import actions
 from core.project.project import Project
 from core.store import open_store
@@ -133,10 +134,15 @@ def test_tracks_train_fits_a_head_per_track_on_the_analysed_video(
         ["onsets", "point"],
     ]
     assert "event F1" in lines[2] and "macro-F1" in lines[0]
-    saved = Path(lines[-1].removeprefix("saved "))
+    assert lines[-1].startswith("registered model version ")
     with open_store(db_url) as store:
-        specs = project_specs(store)
-        assert len(load_heads(saved, specs).layers) == 3
+        version = store.models.active()
+        assert version is not None and version.mode == "features"
+        _model, meta = load_version(store, version)
+        assert [t.name for t in meta.tracks] == ["behaviour", "light", "onsets"]
+        assert meta.tracks == tuple(project_specs(store))
+        preds = load_predictions(store, store.videos.list()[0], track="light")
+        assert preds is not None and preds.class_names == ("background", "flash")
         store.classes.add("bounce", track_id=store.tracks.resolve("light").id)
         with pytest.raises(CheckpointError, match="'light'"):
-            load_heads(saved, project_specs(store))
+            load_version(store, version)

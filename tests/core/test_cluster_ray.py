@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.analysis.backends.select import load_for_analysis
 from core.analysis.inference import infer_windows
 from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
@@ -83,6 +84,34 @@ def test_cluster_probabilities_equal_single_process_ones(tmp_path: Path, backend
                 cached = FeatureCache(store).load(key)
                 assert cached is not None and cached.complete and cached.starts.tolist() == starts.tolist()
         assert store.videos.get(short_video.id).frame_count == 30  # the whole-video chunk indexed it
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_cluster_runs_the_engine_local_infer_chose(
+    tmp_path: Path, db_url: str, local_ray, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """--precision fp32 on CPUs is OpenVINO fp32 locally, so it is on every worker, with equal numbers."""
+    monkeypatch.delenv("C3D_LABELLER_BACKEND", raising=False)
+    store = open_store(db_url)
+    try:
+        path = write_mjpeg_avi(tmp_path / "v.avi", 48, size=(112, 112))
+        video = add_video(store, path)  # never decoded: indexed on the cluster, then cut into chunks
+        version = ensure_active_model(store)
+        model, _ = load_version(store, version)
+        loaded = load_for_analysis(store, version, model, CPU, "fp32")
+        assert loaded.engine.backend == "openvino"
+        settings = ClusterSettings(stride=8, batch_size=2, workers=2, chunk_windows=2, precision="fp32")
+        outcome = run_on_cluster(store, [video], loaded, settings)
+        assert outcome.worker_engines == {loaded.engine_label}
+        assert len(outcome.chunks) == 3 and store.videos.get(video.id).frame_count == 48  # 5 windows by 2
+        (run,) = outcome.runs
+        starts, probs = store.predictions.windows(run.id)
+        with VideoReader(path) as reader:
+            batches = list(infer_windows(reader, loaded.engine, loaded.spec, CPU, stride=8, batch_size=4))
+        assert starts.tolist() == np.concatenate([b.starts for b in batches]).tolist()
+        assert float(np.abs(probs - np.concatenate([b.probs for b in batches])).max()) <= 1e-5
     finally:
         store.close()
 

@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 from core.analysis.run import LoadedModel, analyse_video
 from core.analysis.windows import window_starts
-from core.errors import Cancelled, TrainingError
+from core.errors import Cancelled, CheckpointError, TrainingError
 from core.learning.feature_cache import FeatureCache, feature_key, model_trunk_hashes
 from core.learning.review import review_queue
 from core.learning.training import TrainConfig, TrainingProgress, run_training
@@ -302,3 +302,79 @@ def test_cli_train_evaluate_and_clear_the_cache(project, capsys) -> None:  # typ
     assert main(["--db", url, "evaluate", "--model", "999"]) != 0
     err = capsys.readouterr().err
     assert "999" in err and len(err.strip().splitlines()) == 1  # one line, no traceback
+
+
+def _add_light_and_onsets(store, video) -> None:  # type: ignore[no-untyped-def]
+    """Two more tracks on the same video: the flash (state) and its onsets (point)."""
+    from core.store.records import TrackKind
+
+    light = store.tracks.add("light")
+    onsets = store.tracks.add("onsets", TrackKind.POINT)
+    flash = store.classes.add("flash", track_id=light.id)
+    onset = store.classes.add("onset", track_id=onsets.id)
+    dark = store.classes.by_name("background", light.id)
+    flashes = [s for s in store.segments.list(video.id) if s.class_name == "flash"]
+    store.segments.paint(video.id, [NewSegment(dark.id, 0, 96)])
+    store.segments.paint(video.id, [NewSegment(flash.id, s.start_frame, s.end_frame) for s in flashes])
+    store.segments.paint(video.id, [NewSegment(onset.id, s.start_frame, s.start_frame + 1) for s in flashes])
+
+
+@pytest.mark.parametrize("mode", ["features", "last-layers"])
+def test_with_several_tracks_every_mode_but_full_trains_a_head_per_track(project, mode, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.analysis.predictions import load_predictions
+    from core.learning.track_learning import decode_tracks
+    from core.model.registry import version_tracks
+    from core.model.track_heads import column_slices
+
+    store, video, untrained, _ = project
+    _add_light_and_onsets(store, video)
+    before = {
+        t: store.segments.list(video.id, track_id=store.tracks.resolve(t).id) for t in ("light", "onsets")
+    }
+
+    def no_decoding(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AssertionError("a video was decoded")
+
+    monkeypatch.setattr("core.media.video.VideoReader.__init__", no_decoding)
+    result = run_training(store, _config(untrained, mode=mode, epochs=2))
+    version = result.version
+    assert [t.name for t in version_tracks(store, version)] == ["behaviour", "light", "onsets"]
+    assert set(version.metrics["tracks"]) == {"behaviour", "light", "onsets"}
+    model, meta = load_version(store, version)
+    assert [t.name for t in meta.tracks] == ["behaviour", "light", "onsets"]
+    parent = load_file(untrained.checkpoint_path)
+    child = load_file(version.checkpoint_path)
+    assert torch.equal(parent["conv5b.weight"], child["conv5b.weight"])
+    assert {"heads.0.weight", "heads.1.weight"} <= set(child)
+    assert result.rescored_video_ids == (video.id,)
+    light = load_predictions(store, video, version.id, track="light")
+    onsets = load_predictions(store, video, version.id, track="onsets")
+    assert light is not None and light.class_names == ("background", "flash") and light.probs.shape == (11, 2)
+    np.testing.assert_allclose(light.probs.sum(axis=1), 1.0, atol=1e-3)
+    assert onsets is not None and onsets.probs.shape == (11, 1)
+    # The stored probabilities are the new network's, one trunk pass for every head.
+    cached = FeatureCache(store).load(feature_key(video, version.trunk_hash, DEFAULT_SPEC, 8, "fc7"))
+    assert cached is not None
+    with torch.no_grad():
+        again = model.probs_from_fc7(torch.from_numpy(cached.features.astype(np.float32))).numpy()
+    columns = column_slices(meta.tracks)
+    if mode == "features":  # each state track's columns then go through its own HMM
+        assert set(version.summary["decoders"]) == {"behaviour", "light"}
+        again = decode_tracks(again, version)
+    np.testing.assert_allclose(again[:, columns["light"]], light.probs, atol=1e-2)
+    assert before == {t: store.segments.list(video.id, track_id=store.tracks.resolve(t).id) for t in before}
+    if mode != "features":
+        return
+    # A class added since: analysing with the old heads is refused, training from them is not.
+    store.classes.add("bounce", track_id=store.tracks.resolve("light").id)
+    with pytest.raises(CheckpointError, match="'light'"):
+        load_version(store, version)
+    again = run_training(store, TrainConfig(parent_id=version.id, activate=False, device="cpu", mode=mode))
+    assert version_tracks(store, again.version)[1].classes == ("background", "flash", "bounce")
+
+
+def test_full_mode_with_several_tracks_says_which_modes_do(project) -> None:  # type: ignore[no-untyped-def]
+    store, video, untrained, _ = project
+    _add_light_and_onsets(store, video)
+    with pytest.raises(TrainingError, match="'features' or 'last-layers'"):
+        run_training(store, _config(untrained, mode="full", epochs=1))

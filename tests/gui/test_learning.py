@@ -181,3 +181,33 @@ def test_cancel_training_midway_registers_nothing(
     run = store.predictions.latest_run(a)
     assert run is None or run.status is not RunStatus.COMPLETE  # stopped while decoding
     assert warnings_shown == []
+
+
+def test_new_version_is_quantized_in_the_background_after_training(
+    qtbot: Any,
+    window: Any,
+    store: Store,
+    tiny_video: Path,
+    tmp_path: Path,
+    warnings_shown: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``auto`` on a CPU with OpenVINO, a new version gets its int8 variant made (and
+    verified) before anyone analyses with it; with fp32 chosen, nothing is prepared."""
+    a, b = _labelled_project(qtbot, window, store, tiny_video, tmp_path)
+    window.current.analyse([a, b])
+    qtbot.waitUntil(lambda: not window.runner.jobs.is_running(ANALYSE_JOB), timeout=60000)
+    monkeypatch.delenv("C3D_LABELLER_BACKEND", raising=False)  # OpenVINO, as on a user's CPU
+    prepared: list[int] = []
+    monkeypatch.setattr(window.runner, "prepare_int8", lambda _store, version_id: prepared.append(version_id))
+
+    window.precision_actions["fp32"].trigger()
+    _start_features_run(qtbot, window, epochs=1)
+    qtbot.waitUntil(lambda: not window.learning.training, timeout=60000)
+    assert prepared == []
+
+    window.precision_actions["auto"].trigger()
+    _start_features_run(qtbot, window, epochs=1)
+    qtbot.waitUntil(lambda: not window.learning.training, timeout=60000)
+    assert prepared == [store.models.active().id]
+    assert warnings_shown == []

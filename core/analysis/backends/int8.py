@@ -202,8 +202,8 @@ def compare(
     cancel: threading.Event | None = None,
 ) -> dict[str, float | int | bool | str]:
     """Run the held-out windows through both engines; the figures and the gate's decision."""
-    lowered = [n.lower() for n in class_names]
-    skip = frozenset({lowered.index(BACKGROUND)}) if BACKGROUND in lowered else frozenset()
+    # Every head's columns (a model with several tracks has a background column per state track).
+    skip = frozenset(i for i, n in enumerate(class_names) if n.lower() == BACKGROUND)
     diffs: list[np.ndarray] = []
     truth: list[Interval] = []
     found: list[Interval] = []

@@ -54,7 +54,11 @@ def variant_dir(files_dir: str | Path, version: ModelVersion) -> Path:
 
 
 class _ClipsToOutputs(nn.Module):
-    """uint8 (B, T, H, W, 3) clips → (softmax, pool5, fc7), normalisation inside the graph."""
+    """uint8 (B, T, H, W, 3) clips → (probabilities, pool5, fc7), normalisation inside the graph.
+
+    The probabilities are every track's head side by side (``output_probs``): the small heads
+    compile into the same graph and read the one trunk pass's fc7.
+    """
 
     def __init__(self, model: C3D_BN, spec: InputSpec) -> None:
         super().__init__()
@@ -68,7 +72,7 @@ class _ClipsToOutputs(nn.Module):
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = (clips.float() * self.scale - self.mean) / self.std
         out = self.model.forward_features(x.permute(0, 4, 1, 2, 3))
-        return torch.softmax(out.logits, dim=1), out.pool5, out.fc7
+        return self.model.output_probs(out), out.pool5, out.fc7
 
 
 def ensure_fp32_ir(folder: Path, model: C3D_BN, spec: InputSpec) -> Path:
@@ -136,7 +140,10 @@ class OpenVinoEngine:
     backend = "openvino"
     pads_batches = False
 
-    def __init__(self, xml: Path, precision: str, files_dir: str | Path, note: str = "") -> None:
+    def __init__(
+        self, xml: Path, precision: str, files_dir: str | Path, note: str = "", threads: int | None = None
+    ) -> None:
+        """``threads`` pins OpenVINO's CPU threads (a cluster worker of one core); None: all cores."""
         import openvino as ov
 
         self.xml = xml
@@ -144,7 +151,12 @@ class OpenVinoEngine:
         self.note = note
         cache = cache_dir(files_dir)
         cache.mkdir(parents=True, exist_ok=True)
-        config = {"CACHE_DIR": str(cache), "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision]}
+        config: dict[str, object] = {
+            "CACHE_DIR": str(cache),
+            "INFERENCE_PRECISION_HINT": _PRECISION_HINT[precision],
+        }
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
         self._compiled = ov.Core().compile_model(str(xml), "CPU", config)
         self._request = self._compiled.create_infer_request()
 

@@ -6,6 +6,7 @@ next to the engine's label, so the user always sees what actually ran.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -35,8 +36,9 @@ from core.analysis.backends.openvino_backend import (
 from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.run import LoadedModel
 from core.errors import AppError, InferenceError
-from core.model.device import DeviceChoice
+from core.model.device import DeviceChoice, choose_device
 from core.model.network import C3D_BN
+from core.model.registry import version_tracks
 from core.model.spec import InputSpec
 from core.store import Store
 from core.store.records import ModelVersion
@@ -66,12 +68,13 @@ def load_for_analysis(
     int8: Int8Settings | None = None,
     cancel: threading.Event | None = None,
     on_status: StatusFn | None = None,
+    threads: int | None = None,
 ) -> LoadedModel:
     """The model ready to analyse with the engine ``precision`` asks for, or the nearest one.
 
     ``int8`` prepares (quantizes and verifies) the variant first if it was never tried for
     this version; ``auto`` only uses one that is already verified, so it never makes an
-    analysis wait for quantization.
+    analysis wait for quantization. ``threads`` pins OpenVINO's CPU threads (default: all).
     """
     if precision not in PRECISIONS:
         raise InferenceError(f"Unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
@@ -85,7 +88,9 @@ def load_for_analysis(
     if os.environ.get(BACKEND_ENV_VAR, "").strip().lower() == "torch":
         return _torch_fallback(loaded, precision, f"{BACKEND_ENV_VAR}=torch")
     try:
-        engine = _openvino_engine(store, loaded, precision, int8 or Int8Settings(), cancel, on_status)
+        engine = _openvino_engine(
+            store, loaded, precision, int8 or Int8Settings(), cancel, on_status, threads
+        )
     except AppError:  # the user's own problem (cancelled, no video to calibrate on): say so
         raise
     except Exception as exc:  # any failure to load OpenVINO leaves PyTorch, which always works
@@ -108,6 +113,7 @@ def _openvino_engine(
     settings: Int8Settings,
     cancel: threading.Event | None,
     on_status: StatusFn | None,
+    threads: int | None = None,
 ) -> Engine:
     status = on_status or (lambda _m: None)
     folder = variant_dir(store.files_dir, loaded.version)
@@ -116,16 +122,16 @@ def _openvino_engine(
     fp32_xml = ensure_fp32_ir(folder, loaded.model, loaded.spec)
     prune_variants(store.files_dir, folder)
     if precision == "fp32":
-        return OpenVinoEngine(fp32_xml, "fp32", store.files_dir)
+        return OpenVinoEngine(fp32_xml, "fp32", store.files_dir, threads=threads)
     report = read_report(folder)
     if report is None and precision == "int8":
         report = prepare_int8(
             store, loaded.version, loaded.model, loaded.spec, settings, cancel=cancel, on_status=status
         )
     if usable(folder, report):
-        return OpenVinoEngine(folder / INT8_XML, "int8", store.files_dir, note="verified")
+        return OpenVinoEngine(folder / INT8_XML, "int8", store.files_dir, note="verified", threads=threads)
     note = "int8 not prepared for this model yet" if report is None else f"int8 rejected: {report.reason}"
-    return OpenVinoEngine(fp32_xml, "fp32", store.files_dir, note=note)
+    return OpenVinoEngine(fp32_xml, "fp32", store.files_dir, note=note, threads=threads)
 
 
 def prepare_int8(
@@ -157,7 +163,8 @@ def prepare_int8(
     status(f"int8: checking against fp32 on {sum(len(s.starts) for s in heldout)} held-out windows")
     reference = OpenVinoEngine(fp32_xml, "fp32", store.files_dir)
     candidate = OpenVinoEngine(int8_xml, "int8", store.files_dir)
-    figures = compare(reference, candidate, heldout, version.class_names, spec.window, settings.gate, cancel)
+    columns = tuple(name for track in version_tracks(store, version) for name in track.outputs)
+    figures = compare(reference, candidate, heldout, columns, spec.window, settings.gate, cancel)
     report = write_report(folder, version, len(calibration), figures, settings.gate)
     log.info(
         "int8 for model %d: max |Δp| %.4f, mean %.5f, event F1 %.3f → %s",
@@ -179,6 +186,19 @@ def verdict(report: Int8Report) -> str:
     if report.passed:
         return f"int8 verified: {figures}"
     return f"int8 rejected, staying on fp32: {report.reason} ({figures})"
+
+
+def int8_wanted(store: Store, version: ModelVersion) -> bool:
+    """Whether ``auto`` here would run an int8 variant of ``version`` that was never prepared.
+
+    True on a CPU-only machine where OpenVINO is installed and not switched off, so a new
+    model version can be quantized in the background before anyone analyses with it.
+    """
+    if os.environ.get(BACKEND_ENV_VAR, "").strip().lower() == "torch":
+        return False
+    if choose_device("auto").device.type != "cpu" or importlib.util.find_spec("openvino") is None:
+        return False
+    return int8_record(store, version) is None
 
 
 def int8_record(store: Store, version: ModelVersion) -> Int8Report | None:

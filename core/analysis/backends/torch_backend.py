@@ -10,6 +10,7 @@ from core.model.device import DeviceChoice
 from core.model.network import C3D_BN
 from core.model.preprocess import clips_to_tensor
 from core.model.spec import InputSpec
+from core.model.track_heads import TrackedC3D
 
 
 class TorchEngine:
@@ -34,13 +35,17 @@ class TorchEngine:
 
     def run(self, clips: np.ndarray, want_features: bool) -> EngineOutput:
         x = clips_to_tensor(clips, self.spec, self.device.device, self.device.channels_last)
+        tracked = isinstance(self.model, TrackedC3D)
+        pool5 = fc7 = None
         with torch.inference_mode(), _autocast(self.device):
-            if want_features:
+            if want_features or tracked:
+                # One trunk pass; every track's head reads its fc7 (pool5 and fc7 come with it).
                 out = self.model.forward_features(x)
-                logits, pool5, fc7 = out.logits, out.pool5, out.fc7
+                probs_t = self.model.output_probs(out) if tracked else torch.softmax(out.logits.float(), 1)
+                pool5, fc7 = (out.pool5, out.fc7) if want_features else (None, None)
             else:
-                logits, pool5, fc7 = self.model(x), None, None
-        probs = torch.softmax(logits.float(), dim=1).cpu().numpy().astype(np.float32)
+                probs_t = torch.softmax(self.model(x).float(), dim=1)
+        probs = probs_t.float().cpu().numpy().astype(np.float32)
         return EngineOutput(
             probs=probs,
             pool5=None if pool5 is None else pool5.to(torch.float16).cpu().numpy(),

@@ -34,6 +34,7 @@ class ActivityNetJson:
     name = "activitynet"
     suffix = ".json"
     per_video = False
+    keeps_notes = False
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
         """Predicted spans are written as detection results, labels as ground truth."""
@@ -47,6 +48,7 @@ class ActivityNetJson:
         """Streams the ``database`` (or ``results``) object entry by entry; the first one wins."""
         parsed = ParsedFile(path)
         kind: str | None = None
+        tracked = False  # the file names each label's track (null for none): no guessing from "/"
         for keys, value in iter_json(path, _SECTIONS):
             if len(keys) != 2:
                 if keys and keys[0] in _SECTIONS and value is STREAMED and kind is None:
@@ -64,6 +66,7 @@ class ActivityNetJson:
                     continue
                 ref = _ref(key, value.get("path"))
                 for i, ann in enumerate(value.get("annotations", [])):
+                    tracked |= isinstance(ann, dict) and "track" in ann
                     _add(parsed, ref, ann, f"{where}.annotations[{i}]")
             else:
                 where = f"results[{key!r}]"
@@ -71,18 +74,27 @@ class ActivityNetJson:
                     parsed.problem(where, "the entry is not a list of detections")
                     continue
                 for i, ann in enumerate(value):
+                    tracked |= isinstance(ann, dict) and "track" in ann
                     _add(parsed, _ref(key, None), ann, f"{where}[{i}]")
         if kind is None:
             raise BadFile(path, "", "this is not ActivityNet JSON (no 'database' or 'results' object)")
-        _split_tracks(parsed)
+        _split_tracks(parsed, tracked)
         return parsed
 
 
 _SECTIONS = frozenset({"database", "results"})
 
 
+def names_tracks(items: Sequence[VideoLabels]) -> bool:
+    """Whether annotations say their track ("track", null for none): with tracks, or when a class
+    name holds a "/" that would otherwise read as ``track/class``. Plain files stay plain."""
+    spans = [s for item in items for s in item.segments]
+    return any(s.track is not None or "/" in s.class_name for s in spans)
+
+
 def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict[str, Any]:
     database: dict[str, Any] = {}
+    tracked = names_tracks(items)
     labels: set[str] = set()
     for item in items:
         annotations = []
@@ -98,6 +110,8 @@ def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict
                 "label": label_of(seg),
                 "frames": [seg.start_frame, seg.end_frame],
             }
+            if tracked:
+                annotation["track"] = seg.track
             if seg.point:
                 annotation["point"] = True
             if seg.subject:
@@ -121,6 +135,7 @@ def ground_truth(items: Sequence[VideoLabels], subset: str = "training") -> dict
 def results(items: Sequence[VideoLabels]) -> dict[str, Any]:
     """The detection-results layout ActivityNet's evaluation reads."""
     found: dict[str, Any] = {}
+    tracked = names_tracks(items)
     for item in items:
         found[video_key(item, found)] = [
             {
@@ -128,6 +143,7 @@ def results(items: Sequence[VideoLabels]) -> dict[str, Any]:
                 "score": round(float(seg.score if seg.score is not None else 1.0), 6),
                 "segment": [round(item.seconds(seg.start_frame), 6), round(item.seconds(seg.end_frame), 6)],
                 "frames": [seg.start_frame, seg.end_frame],
+                **({"track": seg.track} if tracked else {}),
             }
             for seg in item.segments
             if seg.class_name != BACKGROUND
@@ -140,12 +156,19 @@ def label_of(seg: Span) -> str:
     return seg.class_name if seg.track is None else f"{seg.track}/{seg.class_name}"
 
 
-def _split_tracks(parsed: ParsedFile) -> None:
-    """A file whose every label reads ``track/class`` was written from several tracks."""
-    if not parsed.spans or not all("/" in s.class_name for s in parsed.spans):
+def _split_tracks(parsed: ParsedFile, tracked: bool) -> None:
+    """Labels read ``track/class`` when written from several tracks. Our files say each label's
+    track (``"track"``, null for none), so a class named "a/b" stays whole; in a file without
+    that field, labels that all hold a "/" are taken as ``track/class``."""
+    if not tracked and (not parsed.spans or not all("/" in s.class_name for s in parsed.spans)):
         return
     spans = []
     for span in parsed.spans:
+        if tracked:  # the label is "<its track>/class" exactly when it names a track
+            prefix = "" if span.track is None else f"{span.track}/"
+            name = span.class_name[len(prefix) :] if span.class_name.startswith(prefix) else span.class_name
+            spans.append(replace(span, class_name=name))
+            continue
         track, name = span.class_name.split("/", 1)
         spans.append(replace(span, class_name=name, track=track))
     parsed.spans = spans
@@ -174,9 +197,17 @@ def _add(parsed: ParsedFile, ref: VideoRef, ann: object, where: str) -> None:
             start_f, end_f = frame_value(frames[0], "frames[0]"), frame_value(frames[1], "frames[1]")
             point = ann.get("point") is True
             subject = ann.get("subject") if isinstance(ann.get("subject"), str) else None
+            track = ann.get("track") if isinstance(ann.get("track"), str) else None
             parsed.spans.append(
                 ParsedSpan(
-                    ref, label, where, start_frame=start_f, end_frame=end_f, point=point, subject=subject
+                    ref,
+                    label,
+                    where,
+                    start_frame=start_f,
+                    end_frame=end_f,
+                    point=point,
+                    subject=subject,
+                    track=track,
                 )
             )
             return

@@ -233,6 +233,8 @@ class SegmentFormat(Protocol):
     name: str
     suffix: str
     per_video: bool
+    keeps_notes: bool
+    """Whether labels' modifiers and comments are written (ActivityNet has no place for them)."""
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None: ...
 

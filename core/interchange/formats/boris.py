@@ -4,7 +4,8 @@ Columns are found by header name, never position, in BORIS 7's and 8's spellings
 or "Media file name", …). We write every segment as a STATE event with its exact frames in the
 image-index columns, which our importer prefers; files from BORIS itself carry only times, which
 are converted with the video's own timestamps. A ``.boris`` project stores START/STOP toggles,
-paired here per subject and behaviour.
+paired here per subject and behaviour; exporting to a ``.boris`` file writes one
+(``boris_project``), which BORIS opens.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from core.interchange.formats.base import (
     spreadsheet_unsafe,
 )
 from core.interchange.formats.boris_events import Event, pair_events, read_project
+from core.interchange.formats.boris_project import write_project
 from core.interchange.formats.groups import NO_SUBJECT, clean_subject, subject_and_category, track_name
 from core.interchange.formats.numbers import frame_cell, seconds_cell
 from core.interchange.formats.textfiles import Row, read_table, read_text, require
@@ -43,8 +45,13 @@ class BorisTable:
     name = "boris"
     suffix = ".tsv"
     per_video = False
+    keeps_notes = True
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
+        """The aggregated-events table; a BORIS project when ``out`` ends in ``.boris``."""
+        if out.suffix.lower() == ".boris":
+            write_project(items, out)
+            return
         with atomic_write(out) as f:
             writer = csv.writer(f, delimiter="\t", lineterminator="\n")
             writer.writerow(COLUMNS)

@@ -7,7 +7,10 @@ so every task states the video's ``frameRate`` explicitly (bind it with
 predictions with their scores; import reads annotations (predictions when a task has none).
 With several tracks each track is its own ``TimelineLabels`` control (``from_name`` = the
 track's name; its subject and point kind in the result's ``meta``); a file using several
-controls imports into one track per control.
+controls imports into one track per control. A label's modifiers and comment are per-region
+results sharing the region's ``id``: a ``Choices`` control named "modifiers" and a ``TextArea``
+named "comment" (``<Choices name="modifiers" toName="video" perRegion="true"
+choice="multiple">``, ``<TextArea name="comment" toName="video" perRegion="true"/>``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from core.interchange.formats.numbers import frame_value
 from core.interchange.formats.structured import load_json
 
 FROM_NAME, TO_NAME = "videoLabels", "video"
+MODIFIERS, COMMENT = "modifiers", "comment"
 
 
 class LabelStudioJson:
     name = "labelstudio"
     suffix = ".json"
     per_video = False
+    keeps_notes = True
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
         tasks = [task(i + 1, item) for i, item in enumerate(items)]
@@ -56,12 +61,14 @@ class LabelStudioJson:
                 for a, ann in enumerate(entry.get(key) or []):
                     if not isinstance(ann, dict) or ann.get("was_cancelled"):
                         continue
-                    for r, result in enumerate(ann.get("result") or []):
+                    results = ann.get("result") or []
+                    extras = _region_extras(results)
+                    for r, result in enumerate(results):
                         found = True
-                        _add(parsed, ref, result, f"{where}.{key}[{a}].result[{r}]")
+                        _add(parsed, ref, result, f"{where}.{key}[{a}].result[{r}]", extras)
                 if found:
                     break
-        _split_tracks(parsed)
+        _split_tracks(parsed, any(_marked(entry) for entry in doc))
         return parsed
 
 
@@ -109,11 +116,54 @@ def _results(spans: Sequence[Any]) -> list[dict[str, Any]]:
         }
         if seg.score is not None:
             result["score"] = round(float(seg.score), 6)
-        meta = {k: v for k, v in (("subject", seg.subject), ("point", seg.point or None)) if v}
+        meta = {
+            k: v
+            for k, v in (
+                ("track", seg.track is not None or None),
+                ("subject", seg.subject),
+                ("point", seg.point or None),
+            )
+            if v
+        }
         if meta:
             result["meta"] = meta
         results.append(result)
+        region = {"id": result["id"], "to_name": TO_NAME, "origin": result["origin"]}
+        if seg.modifiers:
+            value = {"choices": list(seg.modifiers)}
+            results.append({**region, "type": "choices", "from_name": MODIFIERS, "value": value})
+        if seg.comment:
+            value = {"text": [seg.comment]}
+            results.append({**region, "type": "textarea", "from_name": COMMENT, "value": value})
     return results
+
+
+Extras = dict[str, tuple[tuple[str, ...], str | None]]
+
+
+def _region_extras(results: object) -> Extras:
+    """Per-region modifiers (``choices``) and comment (``textarea``), by region id."""
+    extras: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, dict) or not isinstance(result.get("id"), str):
+            continue
+        value = result.get("value")
+        value = value if isinstance(value, dict) else {}
+        modifiers, comment = extras.get(result["id"], ((), None))
+        if result.get("type") == "choices" and result.get("from_name") == MODIFIERS:
+            found = value.get("choices")
+            if isinstance(found, list):
+                modifiers = tuple(c for c in found if isinstance(c, str) and c)
+        elif result.get("type") == "textarea" and result.get("from_name") == COMMENT:
+            found = value.get("text")
+            if isinstance(found, list):
+                comment = "\n".join(t for t in found if isinstance(t, str)) or None
+            elif isinstance(found, str):
+                comment = found or None
+        else:
+            continue
+        extras[result["id"]] = (modifiers, comment)
+    return extras
 
 
 def _video(data: dict[str, Any]) -> VideoRef:
@@ -125,13 +175,27 @@ def _video(data: dict[str, Any]) -> VideoRef:
     return VideoRef(path=local, content_hash=digest, name=name)
 
 
-def _split_tracks(parsed: ParsedFile) -> None:
-    """Several controls in one file: each is a track (one control is the default track)."""
-    if len({s.track for s in parsed.spans}) < 2:
+def _marked(entry: object) -> bool:
+    """Whether a task's results say their controls are tracks (our export writes ``meta.track``)."""
+    if not isinstance(entry, dict):
+        return False
+    for key in ("annotations", "predictions"):
+        for ann in entry.get(key) or []:
+            for result in (ann.get("result") or []) if isinstance(ann, dict) else []:
+                meta = result.get("meta") if isinstance(result, dict) else None
+                if isinstance(meta, dict) and meta.get("track") is True:
+                    return True
+    return False
+
+
+def _split_tracks(parsed: ParsedFile, marked: bool = False) -> None:
+    """Several controls in one file: each is a track; one control is the default track unless
+    our own export marked it as a track (``meta.track``)."""
+    if len({s.track for s in parsed.spans}) < 2 and not marked:
         parsed.spans = [replace(s, track=None, subject=None) for s in parsed.spans]
 
 
-def _add(parsed: ParsedFile, ref: VideoRef, result: object, where: str) -> None:
+def _add(parsed: ParsedFile, ref: VideoRef, result: object, where: str, extras: Extras) -> None:
     if not isinstance(result, dict) or result.get("type", "timelinelabels") != "timelinelabels":
         return  # other controls (choices, text) carry no frame ranges
     value = result.get("value")
@@ -157,6 +221,7 @@ def _add(parsed: ParsedFile, ref: VideoRef, result: object, where: str) -> None:
         meta: dict[str, Any] = found_meta if isinstance(found_meta, dict) else {}
         subject = meta.get("subject") if isinstance(meta.get("subject"), str) else None
         control = result.get("from_name")
+        modifiers, comment = extras.get(str(result.get("id")), ((), None))
         parsed.spans.append(
             ParsedSpan(
                 ref,
@@ -167,5 +232,7 @@ def _add(parsed: ParsedFile, ref: VideoRef, result: object, where: str) -> None:
                 track=control if isinstance(control, str) and control else None,
                 subject=subject,
                 point=meta.get("point") is True,
+                modifiers=modifiers,
+                comment=comment,
             )
         )

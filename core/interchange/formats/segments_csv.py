@@ -32,6 +32,7 @@ class SegmentsCsv:
     name = "csv"
     suffix = ".csv"
     per_video = False
+    keeps_notes = True
 
     def write(self, items: Sequence[VideoLabels], out: Path) -> None:
         extended = any(s.track or s.modifiers or s.comment for item in items for s in item.segments)

@@ -61,6 +61,8 @@ class TrainConfig:
     """``features`` mode: closed-form ridge on pool5 (default) or the epoch loop on fc7."""
     max_micro_batch: int | None = None
     """Largest number of clips per forward pass; None: the whole batch on GPU, 1 on CPU."""
+    track_weights: tuple[tuple[str, float], ...] | None = None
+    """``last-layers`` with several tracks: (track, weight) of each head's loss; 1 where unnamed."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
