@@ -48,7 +48,7 @@ class VideoStatus:
             state = f"analysed {self.analysed_pct:.0f}% (resume with Analyse)"
         else:
             state = "not analysed"
-        return f"{self.name} — {state} — {self.labelled_pct:.0f}% labelled{self.work_text()}"
+        return f"{self.name} — {state} — {self.labelled_pct:.0f}% labelled"
 
     def work_text(self) -> str:
         """Where the video is in the team's queue; nothing for a video nobody has claimed."""
@@ -56,11 +56,11 @@ class VideoStatus:
         if work is None or (work.state is WorkState.TO_LABEL and work.claimed_by is None):
             return ""
         if work.state is WorkState.TO_LABEL:
-            return f" — to label, claimed by {work.claimed_by}"
+            return f"to label, claimed by {work.claimed_by}"
         by = f" by {work.claimed_by}" if work.claimed_by else ""
         if work.state is WorkState.LABELLED:
-            return f" — labelled{by}"
-        return f" — reviewed (labelled{by})"
+            return f"labelled{by}"
+        return f"reviewed (labelled{by})"
 
 
 def video_statuses(store: Store) -> list[VideoStatus]:
