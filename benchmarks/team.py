@@ -12,6 +12,10 @@ edits missing from the log; replaying the edit log must also give the final labe
 ``notify_ms``: during the load, a probe app in this process labels frames of a second video
 every 100 ms; a listening app (another store object) records when it hears each probe.
 ``solo`` runs one worker alone for comparison (``contention_p95_ratio``).
+``client_cpu_p50_ms``, ``in_statements_*``, ``lock_wait_p95_ms``: where an edit's time goes
+(its process's CPU; waiting on the server; of that, waiting for the range lock).
+``statements_per_edit``: the SQL statements one edit sends (``sql``; BEGIN and COMMIT are two
+more round trips), counted on the connection in one process before the load.
 Prints one JSON object. Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/team.py``.
 """
 
@@ -49,13 +53,33 @@ def worker(url: str, index: int, mode: str, seed: int, out: Any) -> None:
     acked: list[tuple[str, int, int, list[list[int]]]] = []
     conflicts = 0
     commit_ms: list[float] = []
+    cpu_ms: list[float] = []  # this process's CPU per edit: what load cannot inflate much
+    waits = {"db": 0.0, "lock": 0.0}  # per edit: time inside statements, inside the range lock
+    db_ms: list[float] = []
+    lock_ms: list[float] = []
+    began: dict[str, float] = {}
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        began["t"] = time.perf_counter()
+
+    def after(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        spent = time.perf_counter() - began.pop("t", time.perf_counter())
+        waits["db"] += spent
+        if "pg_advisory" in statement:
+            waits["lock"] += spent
+
+    from sqlalchemy import event
+
+    event.listen(project.store.engine, "before_cursor_execute", before)
+    event.listen(project.store.engine, "after_cursor_execute", after)
     for k in range(EDITS):
         start = base + rng.randrange(0, SPAN - 40)
         end = start + rng.randrange(5, 40)
         seen = project.store.segments.list(1, start, end)
         tag = f"w{index}:{k}"
         project.annotator = tag
-        t0 = time.perf_counter()
+        waits["db"] = waits["lock"] = 0.0
+        c0, t0 = time.process_time(), time.perf_counter()
         try:
             change = actions.label_range(project, 1, start, end, rng.choice(classes), seen=seen)
         except ConflictError:
@@ -63,11 +87,23 @@ def worker(url: str, index: int, mode: str, seed: int, out: Any) -> None:
             continue
         finally:
             commit_ms.append((time.perf_counter() - t0) * 1000)
+            cpu_ms.append((time.process_time() - c0) * 1000)
+            db_ms.append(waits["db"] * 1000)
+            lock_ms.append(waits["lock"] * 1000)
         if change is not None:
             saw = [[s.class_id, s.start_frame, s.end_frame] for s in snapshot(seen, start, end)]
             acked.append((tag, start, end, saw))
     project.close()
-    out.put({"acked": acked, "conflicts": conflicts, "commit_ms": commit_ms})
+    out.put(
+        {
+            "acked": acked,
+            "conflicts": conflicts,
+            "commit_ms": commit_ms,
+            "cpu_ms": cpu_ms,
+            "db_ms": db_ms,
+            "lock_ms": lock_ms,
+        }
+    )
 
 
 def replay(entries: Sequence[Any]) -> list[tuple[int, int, int]]:
@@ -145,6 +181,12 @@ def phase(url: str, mode: str, workers: int = WORKERS) -> dict[str, Any]:
         "log_replay_matches": replay_ok,
         "commit_p50_ms": round(float(np.percentile(commit, 50)), 2),
         "commit_p95_ms": round(float(np.percentile(commit, 95)), 2),
+        # Where an edit's time goes: its own CPU (client side), waiting on the server's answers
+        # (its statements; BEGIN and COMMIT not counted), and of that the wait for the range lock.
+        "client_cpu_p50_ms": _p(results, "cpu_ms", 50),
+        "in_statements_p50_ms": _p(results, "db_ms", 50),
+        "in_statements_p95_ms": _p(results, "db_ms", 95),
+        "lock_wait_p95_ms": _p(results, "lock_ms", 95),
         "notify_probes": len(sent),
         "notify_heard": len(notify),
         "notify_p50_ms": round(float(np.percentile(notify, 50)), 1) if len(notify) else None,
@@ -152,6 +194,45 @@ def phase(url: str, mode: str, workers: int = WORKERS) -> dict[str, Any]:
         "wall_s": round(wall_s, 1),
         "edits_per_s": round(len(commit) / wall_s, 1),
     }
+
+
+def statements_per_edit(url: str, edits: int = 20) -> dict[str, float]:
+    """Mean SQL statements one label edit sends (after the first, which warms nothing up: each
+    edit is a unit of its own), counted on the engine; the reads before it are not counted."""
+    from sqlalchemy import event
+
+    project = open_project(url, "counter")
+    rng = random.Random(7)
+    classes = [c.id for c in project.store.classes.list() if c.name != "background"]
+    counted: list[str] = []
+    transactions: list[int] = []
+    counting = False
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if counting:
+            counted.append(statement)
+
+    def commit(_conn: Any) -> None:
+        if counting:
+            transactions.append(1)
+
+    event.listen(project.store.engine, "before_cursor_execute", count)
+    event.listen(project.store.engine, "commit", commit)
+    for k in range(edits + 1):
+        start = 50 * SPAN + rng.randrange(0, SPAN - 40)
+        end = start + rng.randrange(5, 40)
+        seen = project.store.segments.list(1, start, end)
+        counting = k > 0
+        actions.label_range(project, 1, start, end, rng.choice(classes), seen=seen)
+        counting = False
+    project.close()
+    done = edits or 1
+    return {"sql": round(len(counted) / done, 2), "transactions": round(len(transactions) / done, 2)}
+
+
+def _p(results: Sequence[dict[str, Any]], key: str, q: float) -> float:
+    values = np.array([v for r in results for v in r[key]])
+    return round(float(np.percentile(values, q)), 2) if len(values) else float("nan")
 
 
 def prepare(url: str) -> None:
@@ -173,6 +254,9 @@ def main() -> int:
     server.start()
     try:
         report: dict[str, Any] = {"workers": WORKERS, "edits_per_worker": EDITS}
+        url = server.new_url()
+        prepare(url)
+        report["statements_per_edit"] = statements_per_edit(url)
         for mode in ("overlapping", "separate"):
             url = server.new_url()
             prepare(url)

@@ -32,6 +32,7 @@ SPECS: tuple[ActionSpec, ...] = (
         tip="Claim the next unclaimed video",
     ),
     ActionSpec("mark_labelled", "File", "Mark this video labelled"),
+    ActionSpec("mark_reviewed_video", "File", "Mark this video reviewed"),
     ActionSpec("annotator", "File", "Annotator name…", tip="Who signs your edits in a shared project"),
     ActionSpec("import_labels", "File", "Import labels…", ("Ctrl+I",)),
     ActionSpec("export_video", "File", "Export labels (this video)…", ("Ctrl+E",)),
@@ -81,6 +82,9 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("cancel_training", "Model", "Cancel training"),
     ActionSpec("import_weights", "Model", "Import weights (checkpoint or Sports-1M port)…"),
     ActionSpec("clear_cache", "Model", "Clear feature cache"),
+    ActionSpec(
+        "agreement", "Model", "Agreement between coders…", tip="Kappa and segment F1 per pair of coders"
+    ),
     ActionSpec("shortcuts", "Help", "Keyboard shortcuts", ("F1",)),
 )
 

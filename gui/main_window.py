@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from core.analysis.backends.base import PRECISIONS
 from core.interchange.formats import WRITERS
+from core.store.work import WorkState
 from gui import actions as action_table
 from gui import file_dialogs
 from gui.dialogs import errors
+from gui.dialogs.agreement import AgreementDialog
 from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.cluster import ClusterDialog
 from gui.dialogs.fine_tune import FineTuneDialog
@@ -65,7 +67,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.app_models = models
         self.project, self.current, self.runner = models.project, models.current, models.runner
-        self.learning = models.learning
+        self.learning, self.team = models.learning, models.team
         self.settings = settings or QSettings()
         self.playback = Playback(self.current, self)
         self._shut_down = False
@@ -201,8 +203,12 @@ class MainWindow(QMainWindow):
             "open_project": self.open_project,
             "open_project_url": self.open_project_url,
             "open_demo": lambda: s.open_demo(),
-            "next_to_label": s.next_to_label,
-            "mark_labelled": lambda: s.mark_labelled(c.video.id if c.video is not None else None),
+            "next_to_label": self.team.next_to_label,
+            "mark_labelled": lambda: self.team.mark(c.video.id if c.video else None, WorkState.LABELLED),
+            "mark_reviewed_video": lambda: self.team.mark(
+                c.video.id if c.video else None, WorkState.REVIEWED
+            ),
+            "agreement": self.show_agreement,
             "annotator": self.set_annotator,
             "import_labels": self.import_labels,
             "export_video": lambda: self.export(False),
@@ -462,7 +468,7 @@ class MainWindow(QMainWindow):
             self, "Annotator", "Your name, as your edits are signed:", text=self.project.project.annotator
         )
         if ok and name.strip():
-            self.project.set_annotator(name.strip())
+            self.team.set_annotator(name.strip())
             self.settings.setValue("team/annotator", name.strip())
 
     def switch_project(self, location: str) -> None:
@@ -481,7 +487,7 @@ class MainWindow(QMainWindow):
         )
         if not files:
             return None
-        dialog = ImportDialog(self.project.store, [Path(f) for f in files], self)
+        dialog = ImportDialog(self.project.store, [Path(f) for f in files], self, self.team.annotator)
         if dialog.exec() and dialog.result is not None:
             self.project.labels_imported(dialog.result.summary())
         return dialog
@@ -553,6 +559,13 @@ class MainWindow(QMainWindow):
 
     def show_tracks(self) -> None:
         TracksDialog(self.project, self).exec()
+
+    def show_agreement(self) -> AgreementDialog:
+        video = self.current.video
+        dialog = AgreementDialog(self.team, video.id if video is not None else None, self)
+        dialog.show()
+        self.agreement_dialog = dialog
+        return dialog
 
     def show_shortcuts(self) -> ShortcutsDialog:
         keys = [(key, cls.name) for key, cls in class_keys(self.project.classes)]

@@ -14,6 +14,7 @@ from core.errors import ImportFormatError, StoreError
 from core.interchange import ImportOptions, Overlap, commit_import, plan_import
 from core.interchange.dataset import import_dataset
 from core.interchange.formats import FORMATS, format_for
+from core.labels.audit import logged
 from core.store import Store
 
 
@@ -78,12 +79,12 @@ def import_cmd(args: argparse.Namespace, store: Store) -> int:
     if args.dry_run:
         print(f"dry run: would import {plan.added} segments; nothing was written")
         return 0
-    print(commit_import(store, plan).summary())
+    print(commit_import(store, plan, args.annotator).summary())
     return 0
 
 
 def import_dataset_cmd(args: argparse.Namespace, store: Store) -> int:
-    result = import_dataset(store, Path(args.root), dry_run=args.dry_run)
+    result = import_dataset(store, Path(args.root), dry_run=args.dry_run, annotator=args.annotator)
     if args.dry_run:
         print(f"dry run: would import {result.clips} clips of classes {', '.join(result.classes)}")
     else:
@@ -108,7 +109,8 @@ def accept_cmd(args: argparse.Namespace, store: Store) -> int:
             continue
         events = saved_events(store, preds)
         before = store.segments.labelled_frames(video.id, track.id)
-        with store.unit("accept the predicted events"):  # one video's events: all or none
+        text = "Fill unlabelled from predictions" if args.fill_unlabelled_only else "Accept predictions"
+        with logged(store, args.annotator, text, [video.id]):  # one video's events: all or none
             accept_events(
                 store,
                 video.id,

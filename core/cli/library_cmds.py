@@ -8,6 +8,7 @@ from pathlib import Path
 from core.cli.common import find_video, frame_number
 from core.errors import StoreError, VideoError
 from core.labels import class_edits
+from core.labels.audit import logged
 from core.media.library import add_video, expand_video_paths
 from core.store import Store
 from core.store.records import NewSegment, SegmentSource
@@ -117,7 +118,8 @@ def classes_remove(args: argparse.Namespace, store: Store) -> int:
         c = store.classes.by_name(name, track.id)
         if c is None:
             raise StoreError(f"No class named {name!r}: use 'classes list'.")
-        store.classes.remove(c.id)
+        with logged(store, args.annotator, f"Delete class {c.name}"):
+            store.classes.remove(c.id)
         print(f"removed class {c.name}")
     return 0
 
@@ -133,7 +135,8 @@ def segments_add(args: argparse.Namespace, store: Store) -> int:
             f"add it with 'classes add {args.class_name}{where}'."
         )
     label = NewSegment(cls.id, args.start, args.end, SegmentSource.HUMAN, tuple(args.modifier), args.comment)
-    seg = store.segments.add(video.id, label)
+    with logged(store, args.annotator, "Label frames", [video.id]):
+        seg = store.segments.add(video.id, label)
     print(f"added segment {seg.id}\t{video.id}\t{seg.class_name}\t[{seg.start_frame}, {seg.end_frame})")
     return 0
 
@@ -159,6 +162,8 @@ def segments_list(args: argparse.Namespace, store: Store) -> int:
 
 def segments_remove(args: argparse.Namespace, store: Store) -> int:
     for seg_id in args.ids:
-        store.segments.remove(seg_id)
+        seg = store.segments.get(seg_id)
+        with logged(store, args.annotator, "Delete label", [seg.video_id]):
+            store.segments.remove(seg_id)
         print(f"removed segment {seg_id}")
     return 0

@@ -133,17 +133,10 @@ def coding_use(args: argparse.Namespace, store: Store) -> int:
 
 
 def agreement_report(store: Store, video_ref: str) -> int:
-    from core.labels.agreement import agreement, report_lines
+    from core.labels.agreement import report_lines_by_track, video_agreement
 
     video = find_video(store, video_ref)
-    codings = store.codings.list(video.id)
-    if len(codings) < 2:
-        raise StoreError(
-            f"Video {video.id} has {len(codings)} coding(s); agreement needs two "
-            "(`coding save` by each coder)."
-        )
-    frames = max([video.best_frame_count, *(e for c in codings.values() for _, _, e in c)])
-    for line in report_lines(agreement(codings, frames)):
+    for line in report_lines_by_track(video_agreement(store, video.id)):
         print(line)
     return 0
 

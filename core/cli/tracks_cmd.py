@@ -7,6 +7,7 @@ import argparse
 from core.cli.common import positive
 from core.errors import TrainingError
 from core.labels import track_edits
+from core.labels.audit import logged
 from core.learning.track_learning import train_tracks
 from core.store import Store
 from core.store.records import TrackKind
@@ -48,7 +49,8 @@ def tracks_add(args: argparse.Namespace, store: Store) -> int:
 
 def tracks_remove(args: argparse.Namespace, store: Store) -> int:
     track = store.tracks.resolve(args.name)
-    store.tracks.remove(track.id)
+    with logged(store, args.annotator, f"Delete track {track.name}"):
+        store.tracks.remove(track.id)
     print(f"removed track {track.name}")
     return 0
 

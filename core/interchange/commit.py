@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from core.errors import ImportFormatError
 from core.interchange.plan import ImportPlan
+from core.labels.audit import logged
 from core.store import Store
 from core.store.imports import ImportedSegment
 
@@ -24,8 +25,9 @@ class ImportResult:
         return f"imported {self.segments} segments into {self.videos} videos{created}"
 
 
-def commit_import(store: Store, plan: ImportPlan) -> ImportResult:
-    """Write the plan's additions; refused while the plan has errors, so nothing partial lands."""
+def commit_import(store: Store, plan: ImportPlan, annotator: str | None = None) -> ImportResult:
+    """Write the plan's additions; refused while the plan has errors, so nothing partial lands.
+    What it changed goes into the edit log, signed ``annotator``."""
     errors = plan.errors
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -40,5 +42,6 @@ def commit_import(store: Store, plan: ImportPlan) -> ImportResult:
         for vp in plan.videos
         if vp.added
     }
-    count = store.imports.apply(plan.default_new_classes, writes, plan.new_tracks, plan.classes)
+    with logged(store, annotator, "Import labels", writes):
+        count = store.imports.apply(plan.default_new_classes, writes, plan.new_tracks, plan.classes)
     return ImportResult(count, len(writes), tuple(plan.new_classes))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import AppError, ImportFormatError
+from core.labels.audit import logged
 from core.media.library import VIDEO_SUFFIXES, add_video
 from core.store import Store
 from core.store.classes import name_key
@@ -56,7 +57,9 @@ def find_clips(root: Path) -> list[DatasetClip]:
     return clips
 
 
-def import_dataset(store: Store, root: Path, dry_run: bool = False) -> DatasetResult:
+def import_dataset(
+    store: Store, root: Path, dry_run: bool = False, annotator: str | None = None
+) -> DatasetResult:
     clips = find_clips(root)
     known = {name_key(c.name) for c in store.classes.list()}
     classes = tuple(dict.fromkeys(c.class_name for c in clips))
@@ -75,5 +78,6 @@ def import_dataset(store: Store, root: Path, dry_run: bool = False) -> DatasetRe
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise ImportFormatError(f"No labels were written: {failed[0]}{more}")
-    store.imports.apply(new, writes)
+    with logged(store, annotator, "Import dataset", writes):
+        store.imports.apply(new, writes)
     return DatasetResult(len(clips), classes, new)

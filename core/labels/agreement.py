@@ -5,6 +5,11 @@ Frames nobody labelled count as their own category ("unlabelled"), so one coder 
 frames empty where the other labelled them is disagreement, as a reader of the numbers would
 expect. Segment F1 treats the first coder of a pair as the reference; F1 is the harmonic mean
 of the two directions' precision and recall, so swapping the pair changes it little or not at all.
+
+With several tracks (lanes of labels that overlap one another) each track is compared on its
+own: a frame can be "walk" in one track and "head up" in another, so one frame vector per
+track, and one table per track. ``video_agreement`` reads a video's codings from the store; the
+rest is pure Python and numpy.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import StoreError
 from core.learning.evaluation import SEGMENT_F1_THRESHOLDS, segment_f1_scores
+from core.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +31,9 @@ UNLABELLED = "(unlabelled)"
 
 Coded = tuple[str, int, int]
 """(class name, start frame, end frame), half-open."""
+
+TrackCoded = tuple[str, int, int, str]
+"""(class name, start frame, end frame, track name): a coding of a video with tracks."""
 
 
 def frame_labels(segments: Sequence[Coded], frames: int, vocabulary: Sequence[str]) -> np.ndarray:
@@ -82,11 +92,51 @@ def agreement(codings: Mapping[str, Sequence[Coded]], frames: int) -> list[PairA
     return [pair_agreement(x, codings[x], y, codings[y], frames) for x, y in itertools.combinations(names, 2)]
 
 
-def report_lines(pairs: Sequence[PairAgreement]) -> list[str]:
+def agreement_by_track(
+    codings: Mapping[str, Sequence[TrackCoded]], frames: int, tracks: Sequence[str] = ()
+) -> dict[str, list[PairAgreement]]:
+    """Every pair of coders, per track someone labelled (in the order of ``tracks``, the
+    project's, then any other). A coder who left such a track empty coded it all unlabelled."""
+    used = {s[3] for c in codings.values() for s in c}
+    names = [t for t in tracks if t in used] + sorted(used - set(tracks))
+    return {
+        track: agreement(
+            {coder: [(n, a, b) for n, a, b, t in coding if t == track] for coder, coding in codings.items()},
+            frames,
+        )
+        for track in names
+    }
+
+
+def report_lines(pairs: Sequence[PairAgreement], indent: str = "") -> list[str]:
     lines: list[str] = []
     for p in pairs:
         f1 = "  ".join(f"F1@{t:g} {v:.3f}" for t, v in p.segment_f1.items())
-        lines.append(f"{p.coder_a} vs {p.coder_b}: kappa {p.kappa:.3f}  {f1}")
+        lines.append(f"{indent}{p.coder_a} vs {p.coder_b}: kappa {p.kappa:.3f}  {f1}")
         for name, k in p.kappa_per_class.items():
-            lines.append(f"  {name}: kappa {k:.3f}")
+            lines.append(f"{indent}  {name}: kappa {k:.3f}")
     return lines
+
+
+def report_lines_by_track(by_track: Mapping[str, Sequence[PairAgreement]]) -> list[str]:
+    """One block per track under its name; a single track prints as before, without a heading."""
+    if len(by_track) == 1:
+        return report_lines(next(iter(by_track.values())))
+    lines: list[str] = []
+    for track, pairs in by_track.items():
+        lines.append(f"track {track}:")
+        lines.extend(report_lines(pairs, "  "))
+    return lines
+
+
+def video_agreement(store: Store, video_id: int) -> dict[str, list[PairAgreement]]:
+    """Every pair of the video's coders, per track (what the CLI prints and the app's dialog shows)."""
+    video = store.videos.get(video_id)
+    codings = store.codings.list(video_id)
+    if len(codings) < 2:
+        raise StoreError(
+            f"Video {video_id} has {len(codings)} coding(s); agreement needs two "
+            "(`coding save` by each coder)."
+        )
+    frames = max([video.best_frame_count, *(s[2] for c in codings.values() for s in c)])
+    return agreement_by_track(codings, frames, [t.name for t in store.tracks.list()])

@@ -16,6 +16,7 @@ from core.media.demo import DEMO_CLASSES, generate_demo_video, label_prefix
 from core.media.library import add_video, open_reader
 from core.store import Store
 from core.store.records import ModelVersion, NewSegment, RunStatus, SegmentSource, Video
+from core.store.work import Assignment, WorkState
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class VideoStatus:
     analysed_with: str | None  # model label of a complete run
     analysed_pct: float | None  # progress of an unfinished run of the active model
     labelled_pct: float
+    work: Assignment | None = None  # team mode: the video's place in the work queue
 
     @property
     def name(self) -> str:
@@ -48,13 +50,28 @@ class VideoStatus:
             state = "not analysed"
         return f"{self.name} — {state} — {self.labelled_pct:.0f}% labelled"
 
+    def work_text(self) -> str:
+        """Where the video is in the team's queue; nothing for a video nobody has claimed."""
+        work = self.work
+        if work is None or (work.state is WorkState.TO_LABEL and work.claimed_by is None):
+            return ""
+        if work.state is WorkState.TO_LABEL:
+            return f"to label, claimed by {work.claimed_by}"
+        by = f" by {work.claimed_by}" if work.claimed_by else ""
+        if work.state is WorkState.LABELLED:
+            return f"labelled{by}"
+        return f"reviewed (labelled{by})"
+
 
 def video_statuses(store: Store) -> list[VideoStatus]:
     active = store.models.active()
-    return [video_status(store, video, active) for video in store.videos.list()]
+    work = {a.video_id: a for a in store.work.list()}
+    return [video_status(store, video, active, work.get(video.id)) for video in store.videos.list()]
 
 
-def video_status(store: Store, video: Video, active: ModelVersion | None) -> VideoStatus:
+def video_status(
+    store: Store, video: Video, active: ModelVersion | None, work: Assignment | None = None
+) -> VideoStatus:
     """One video's line: a label edit needs only its own video's line recomputed."""
     analysed_with: str | None = None
     analysed_pct: float | None = None
@@ -72,6 +89,7 @@ def video_status(store: Store, video: Video, active: ModelVersion | None) -> Vid
         analysed_with=analysed_with,
         analysed_pct=analysed_pct,
         labelled_pct=100.0 * labelled / frames if frames > 0 else 0.0,
+        work=work if work is not None else store.work.get(video.id),
     )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from core.analysis.postprocess import PredictedEvent
 from core.errors import ConflictError, StoreError
 from core.labels import class_edits, editing, track_edits
 from core.labels.accept import accept_events
+from core.labels.audit import logged
 from core.labels.editing import Edit
 from core.labels.keys import check_class_key
 from core.project.project import Project, Undoable
@@ -24,6 +26,7 @@ from core.store.unit import KEEP, Keep
 log = logging.getLogger(__name__)
 
 NO_RESERVED: Mapping[str, str] = {}
+T = TypeVar("T")
 
 
 Seen = Sequence[Segment] | None
@@ -45,6 +48,33 @@ def _edit(project: Project, make: Callable[[], Edit], seen: Seen = None) -> Undo
     return Undoable(
         edit.text, lambda: _step(project, edit, back=True), lambda: _step(project, edit, back=False)
     )
+
+
+def _edits(project: Project, text: str, makes: Sequence[Callable[[], Edit]]) -> Undoable | None:
+    """Several edits (one per track or per video) as one unit, one log entry each, one undo step."""
+
+    def run() -> list[Edit]:
+        done: list[Edit] = []
+        for make in makes:
+            edit = make()
+            if edit.changed:
+                _log(project, edit.text, edit)
+                done.append(edit)
+        return done
+
+    edits = project.do(run, "save the label edit")
+    if not edits:
+        return None
+
+    def undo() -> None:
+        for edit in reversed(edits):
+            _step(project, edit, back=True)
+
+    def redo() -> None:
+        for edit in edits:
+            _step(project, edit, back=False)
+
+    return Undoable(text, undo, redo)
 
 
 def _once_more_on_a_race(project: Project, attempt: Callable[[], Edit]) -> Edit:
@@ -92,9 +122,28 @@ def _step(project: Project, edit: Edit, back: bool) -> None:
     )
 
 
-def _class(project: Project, make: Callable[[], class_edits.ClassChange | None]) -> Undoable | None:
-    change = project.do(make, "change the label classes")
-    return None if change is None else Undoable(change.text, change.undo, change.redo)
+def _class(
+    project: Project, make: Callable[[], class_edits.ClassChange | None], logged_as: str | None = None
+) -> Undoable | None:
+    """A class or track change. One that may change labels too (a deleted class's segments)
+    names its ``logged_as``: it, its undo and its redo log what they did to each video."""
+    if logged_as is None:
+        change = project.do(make, "change the label classes")
+        return None if change is None else Undoable(change.text, change.undo, change.redo)
+
+    def signed(text: str, run: Callable[[], T]) -> T:
+        with logged(project.store, project.annotator, text):
+            return run()
+
+    change = project.do(lambda: signed(logged_as, make), "change the label classes")
+    if change is None:
+        return None
+    text = change.text
+    return Undoable(
+        text,
+        lambda: signed(f"Undo {text}"[:100], change.undo),
+        lambda: signed(f"Redo {text}"[:100], change.redo),
+    )
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -273,7 +322,11 @@ def set_class_modifiers(project: Project, class_id: int, modifiers: Sequence[str
 
 
 def delete_class(project: Project, class_id: int, reassign_to: int | None = None) -> Undoable | None:
-    return _class(project, lambda: class_edits.delete_class(project.store, class_id, reassign_to))
+    return _class(
+        project,
+        lambda: class_edits.delete_class(project.store, class_id, reassign_to),
+        f"Delete class {project.store.classes.get(class_id).name}",
+    )
 
 
 # --- tracks ------------------------------------------------------------------------------------
@@ -292,7 +345,11 @@ def add_track(
 
 def remove_track(project: Project, track_id: int) -> Undoable | None:
     """Delete a track with its classes and labels; undo brings all of them back."""
-    return _class(project, lambda: track_edits.remove_track(project.store, track_id))
+    return _class(
+        project,
+        lambda: track_edits.remove_track(project.store, track_id),
+        f"Delete track {project.store.tracks.get(track_id).name}",
+    )
 
 
 def change_track(
@@ -310,42 +367,57 @@ def move_track(project: Project, track_id: int, delta: int) -> Undoable | None:
 
 
 def save_coding(project: Project, video_id: int, clear: bool = False) -> Undoable | None:
-    """Keep the video's labels as this annotator's coding; ``clear`` then unlabels the video
-    (one unit: saved and cleared, or neither) so the next coder starts blank."""
+    """Keep the video's labels (every track's) as this annotator's coding; ``clear`` then
+    unlabels the video (one unit: saved and cleared, or neither) so the next coder starts blank."""
     store = project.store
     video = store.videos.get(video_id)
 
     def run() -> Undoable | None:
-        coding = [(s.class_name, s.start_frame, s.end_frame) for s in store.segments.list(video_id)]
+        tracks = {t.id: t.name for t in store.tracks.list()}
+        labels = store.segments.list(video_id, all_tracks=True)
+        coding = [(s.class_name, s.start_frame, s.end_frame, tracks[s.track_id]) for s in labels]
         store.codings.save(video_id, project.annotator, coding)
-        if clear and coding:
-            return clear_range(project, video_id, 0, max(video.best_frame_count, coding[-1][2]))
-        return None
+        if not (clear and coding):
+            return None
+        end = max(video.best_frame_count, *(s.end_frame for s in labels))
+
+        def unlabel(track_id: int) -> Callable[[], Edit]:
+            return lambda: editing.clear_range(store, video_id, 0, end, track_id)
+
+        tracks_used = sorted({s.track_id for s in labels})
+        return _edits(project, "Clear the labels for the next coder", [unlabel(t) for t in tracks_used])
 
     return project.do(run, "save the coding")
 
 
 def use_coding(project: Project, video_id: int, coder: str) -> Undoable | None:
-    """Make ``coder``'s coding the video's labels (the reference): one logged, undoable edit."""
+    """Make ``coder``'s coding the video's labels in every track (the reference): one undoable
+    action, logged per track."""
     store = project.store
     coding = store.codings.get(video_id, coder)
-    by_name = {c.name: c.id for c in store.classes.list()}
-    missing = sorted({name for name, _, _ in coding} - set(by_name))
+    tracks = store.tracks.list()
+    unknown = sorted({t for *_, t in coding} - {t.name for t in tracks})
+    if unknown:
+        raise StoreError(
+            f"The coding uses tracks this project no longer has ({', '.join(unknown)}); add them first."
+        )
+    by_name = {(c.track_id, c.name): c.id for c in store.classes.list_all()}
+    track_ids = {t.name: t.id for t in tracks}
+    missing = sorted({n for n, _, _, t in coding if (track_ids[t], n) not in by_name})
     if missing:
         raise StoreError(
             f"The coding uses classes this project no longer has ({', '.join(missing)}); add them first."
         )
     video = store.videos.get(video_id)
-    end = max([video.best_frame_count, *(e for _, _, e in coding)])
-    new = [NewSegment(by_name[name], start, stop) for name, start, stop in coding]
-    return _edit(
-        project,
-        lambda: editing.record_edit(
-            store,
-            f"Use {coder}'s coding",
-            video_id,
-            0,
-            end,
-            lambda: store.segments.replace_range(video_id, 0, end, new),
-        ),
-    )
+    end = max([video.best_frame_count, *(e for _, _, e, _ in coding)])
+    text = f"Use {coder}'s coding"
+
+    def make(track_id: int) -> Callable[[], Edit]:
+        new = [NewSegment(by_name[(track_id, n)], a, b) for n, a, b, t in coding if track_ids[t] == track_id]
+
+        def write() -> None:
+            store.segments.replace_range(video_id, 0, end, new, track_id)
+
+        return lambda: editing.record_edit(store, text, video_id, 0, end, write, track_id)
+
+    return _edits(project, text, [make(t.id) for t in tracks])

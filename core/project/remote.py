@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,21 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.store.changes import Change, from_json
+from core.errors import AppError
+from core.store.changes import (
+    Change,
+    ClassesChanged,
+    ModelsChanged,
+    PredictionsChanged,
+    SegmentsChanged,
+    VideosChanged,
+    from_json,
+)
+from core.store.feed import KEEP_S
 from core.store.orm import ChangeFeedRow
 from core.store.unit import NOTIFY_CHANNEL, READ_ONLY_OPTION
+
+ALL_FRAMES = 2**31 - 1
 
 if TYPE_CHECKING:
     from core.project.project import Project
@@ -29,6 +42,9 @@ log = logging.getLogger(__name__)
 
 LOOKBACK_IDS = 200
 """Feed ids are taken at insert but committed in any order (PostgreSQL): re-read this many back."""
+
+PRUNE_EVERY_S = 60.0
+"""How often a listening app deletes feed rows older than ``core.store.feed.KEEP_S``."""
 
 
 class RemoteChanges:
@@ -41,6 +57,10 @@ class RemoteChanges:
         self._thread = threading.Thread(target=self._run, name="c3d-remote-changes", daemon=True)
         self._delivered: set[int] = set()
         self._last_id = 0
+        self._last_wake = time.monotonic()
+        self._behind = False
+        self._next_prune = 0.0
+        self.keep_s = KEEP_S
         self.ready = threading.Event()
         """Set once the thread listens: a commit after this is heard."""
 
@@ -75,9 +95,11 @@ class RemoteChanges:
         while not self._stop.is_set():
             with conn.begin():
                 now = conn.exec_driver_sql("PRAGMA data_version").scalar()
-                if now != version:  # another connection committed (maybe ours: the feed says)
+                behind = self._woke()
+                if now != version or behind:  # a commit (maybe ours: the feed says), or a long sleep
                     version = int(now or 0)
                     self._read_feed(conn)
+            self._upkeep()
             self._stop.wait(self.interval_s)
 
     def _listen_postgres(self, conn: Connection) -> None:
@@ -92,30 +114,70 @@ class RemoteChanges:
                 for _ in listener.notifies(timeout=self.interval_s, stop_after=1):
                     pass
                 if not self._stop.is_set():
+                    self._woke()
                     with conn.begin():
                         self._read_feed(conn)
+                    self._upkeep()
+
+    def _woke(self) -> bool:
+        """Note a wake-up; True after a sleep longer than feed rows are kept (a suspended
+        laptop): rows may have been pruned unread, so the next read refreshes everything."""
+        now = time.monotonic()
+        if now - self._last_wake > self.keep_s:
+            self._behind = True
+        self._last_wake = now
+        return self._behind
+
+    def _upkeep(self) -> None:
+        """Prune old feed rows now and then; failing that (a busy store) is no one's problem."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_S
+        try:
+            self.project.store.change_feed.prune(self.keep_s)
+        except AppError as exc:
+            log.info("Change feed not pruned this time: %s", exc)
 
     def _read_feed(self, conn: Connection) -> None:
         own = self.project.store.units.origin
-        rows = conn.execute(
-            select(ChangeFeedRow.id, ChangeFeedRow.origin, ChangeFeedRow.changes)
-            .where(ChangeFeedRow.id > self._last_id - LOOKBACK_IDS)
-            .order_by(ChangeFeedRow.id)
+        behind, self._behind = self._behind, False
+        # The ids first (an index-only read of the last LOOKBACK_IDS), then the payloads of the
+        # new ones only: re-reading 200 JSON payloads on every wake cost every annotator CPU.
+        ids = conn.scalars(
+            select(ChangeFeedRow.id).where(ChangeFeedRow.id > self._last_id - LOOKBACK_IDS)
         ).all()
+        new = sorted(i for i in ids if i not in self._delivered)
         changes: list[Change] = []
-        for feed_id, origin, payload in rows:
-            if feed_id in self._delivered:
-                continue
-            self._delivered.add(feed_id)
-            if origin != own:
+        if new:
+            rows = conn.execute(
+                select(ChangeFeedRow.changes)
+                .where(ChangeFeedRow.id.in_(new), ChangeFeedRow.origin != own)
+                .order_by(ChangeFeedRow.id)
+            ).all()
+            for (payload,) in rows:
                 changes.extend(_decode(payload))
-        if rows:
-            self._last_id = max(self._last_id, max(r[0] for r in rows))
+            self._delivered.update(new)
+        if ids:
+            self._last_id = max(self._last_id, max(ids))
             floor = self._last_id - LOOKBACK_IDS
             self._delivered = {i for i in self._delivered if i > floor}
+        if behind:  # asleep for longer than rows are kept: some may be gone, so re-read everything
+            log.info("Fell behind the change feed; refreshing everything")
+            changes = self._everything()
         if changes:
             log.debug("Heard %d change(s) from other apps", len(changes))
             self.project.announce(changes)
+
+    def _everything(self) -> list[Change]:
+        store = self.project.store
+        try:
+            videos = store.videos.list()
+        except AppError:
+            videos = []
+        spans: list[Change] = [SegmentsChanged(v.id, 0, ALL_FRAMES) for v in videos]
+        spans += [PredictionsChanged(v.id) for v in videos]
+        return [*spans, ClassesChanged(), ModelsChanged(), VideosChanged(None)]
 
 
 def _decode(payload: Any) -> Iterator[Change]:

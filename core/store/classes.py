@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
+from core.store import pinned
 from core.store.changes import ClassesChanged, SegmentsChanged
 from core.store.orm import LabelClassRow, SegmentRow
 from core.store.painting import normalize_video
@@ -242,7 +243,7 @@ def _note_segments_of(repo: Repository, session: Session, class_id: int) -> None
 
 
 def _row(session: Session, class_id: int) -> LabelClassRow:
-    row = session.get(LabelClassRow, class_id)
+    row = pinned.class_row(session, class_id)
     if row is None:
         raise StoreError(f"There is no label class with id {class_id}; it may have been deleted.")
     return row

@@ -10,18 +10,21 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 
 from core.errors import StoreError
 from core.store.changes import VideosChanged
-from core.store.orm import CodingRow, utc_now
+from core.store.orm import CodingRow, TrackRow, utc_now
+from core.store.records import DEFAULT_TRACK
 from core.store.unit import Repository
 
 log = logging.getLogger(__name__)
 
-Coded = tuple[str, int, int]
-"""(class name, start frame, end frame): names, since a coding may outlive a class's id."""
+Coded = tuple[str, int, int, str]
+"""(class name, start frame, end frame, track name): names, since a coding may outlive a
+class's id. Codings saved before they named tracks hold three fields: the default track's."""
 
 
 class CodingRepository(Repository):
@@ -31,7 +34,7 @@ class CodingRepository(Repository):
             row = session.scalars(
                 select(CodingRow).where(CodingRow.video_id == video_id, CodingRow.coder == coder)
             ).first()
-            data = [[name, int(start), int(end)] for name, start, end in segments]
+            data = [[name, int(start), int(end), track] for name, start, end, track in segments]
             if row is None:
                 session.add(CodingRow(video_id=video_id, coder=coder[:100], segments=data))
             else:
@@ -41,13 +44,32 @@ class CodingRepository(Repository):
     def list(self, video_id: int) -> dict[str, builtins.list[Coded]]:
         """Every coder's coding of a video, by coder."""
         with self._read("read the codings") as session:
-            rows = session.scalars(select(CodingRow).where(CodingRow.video_id == video_id))
-            return {r.coder: [(str(n), int(a), int(b)) for n, a, b in r.segments] for r in rows}
+            rows = session.scalars(select(CodingRow).where(CodingRow.video_id == video_id)).all()
+            if not rows:
+                return {}
+            default = session.scalars(select(TrackRow.name).order_by(TrackRow.position, TrackRow.id)).first()
+            return {r.coder: [_coded(item, default or DEFAULT_TRACK) for item in r.segments] for r in rows}
+
+    def coders(self) -> dict[int, builtins.list[str]]:
+        """Who has coded each video (videos nobody coded are left out), coders by name."""
+        with self._read("read the codings") as session:
+            out: dict[int, builtins.list[str]] = {}
+            for video_id, coder in session.execute(
+                select(CodingRow.video_id, CodingRow.coder).order_by(CodingRow.video_id, CodingRow.coder)
+            ):
+                out.setdefault(int(video_id), []).append(str(coder))
+            return out
 
     def get(self, video_id: int, coder: str) -> builtins.list[Coded]:
+        """One coder's coding, or a sentence saying who has coded the video."""
         coding = self.list(video_id).get(coder)
         if coding is None:
             raise StoreError(
                 f"{coder!r} has not saved a coding of video {video_id}; `coding list` shows who has."
             )
         return coding
+
+
+def _coded(item: Sequence[Any], default_track: str) -> Coded:
+    track = str(item[3]) if len(item) > 3 else default_track
+    return (str(item[0]), int(item[1]), int(item[2]), track)

@@ -30,6 +30,7 @@ from core.store.classes import ClassRepository
 from core.store.codings import CodingRepository
 from core.store.editlog import EditLogRepository
 from core.store.features import FeatureRepository
+from core.store.feed import ChangeFeedRepository
 from core.store.guard import APPLICATION_ID, check_sqlite_file, missing_driver_message
 from core.store.imports import ImportRepository
 from core.store.models import ModelRepository
@@ -94,6 +95,11 @@ class Store:
         return WorkRepository(self.session_factory)
 
     @property
+    def change_feed(self) -> ChangeFeedRepository:
+        """What each commit changed, for other apps; pruned as it ages (team mode)."""
+        return ChangeFeedRepository(self.session_factory)
+
+    @property
     def units(self) -> Units:
         return units_for(self.session_factory)
 
@@ -115,6 +121,7 @@ class Store:
         self.units.unsubscribe(listener)
 
     def close(self) -> None:
+        self.units.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:

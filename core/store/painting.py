@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from core.store.orm import LabelClassRow, SegmentRow, TrackRow, utc_now
@@ -95,8 +95,7 @@ def place(
     now = utc_now()
     start, end = segment.start_frame, segment.end_frame
     joins = track.kind != TrackKind.POINT
-    left = _neighbour(session, video_id, segment, SegmentRow.end_frame == start, reuse) if joins else None
-    right = _neighbour(session, video_id, segment, SegmentRow.start_frame == end, reuse) if joins else None
+    left, right = _neighbours(session, video_id, segment, reuse) if joins else (None, None)
     row = reuse or left or right
     if row is None:
         row = SegmentRow(video_id=video_id, class_id=segment.class_id, source=segment.source, created_at=now)
@@ -161,25 +160,27 @@ def _same_label(a: SegmentRow, b: SegmentRow) -> bool:
     )
 
 
-def _neighbour(
-    session: Session,
-    video_id: int,
-    segment: NewSegment,
-    touching: ColumnElement[bool],
-    reuse: SegmentRow | None,
-) -> SegmentRow | None:
+def _neighbours(
+    session: Session, video_id: int, segment: NewSegment, reuse: SegmentRow | None
+) -> tuple[SegmentRow | None, SegmentRow | None]:
+    """The equal labels touching ``segment`` on the left and on the right (one query for both)."""
+    start, end = segment.start_frame, segment.end_frame
     query = select(SegmentRow).where(
         SegmentRow.video_id == video_id,
         SegmentRow.class_id == segment.class_id,
         SegmentRow.source == segment.source,
-        touching,
+        or_(SegmentRow.end_frame == start, SegmentRow.start_frame == end),
     )
     if reuse is not None and reuse.id is not None:
         query = query.where(SegmentRow.id != reuse.id)
-    for candidate in session.scalars(query):  # JSON has no portable equality in SQL
-        if (
-            list(candidate.modifiers or ()) == list(segment.modifiers)
-            and candidate.comment == segment.comment
-        ):
-            return candidate
-    return None
+    left: SegmentRow | None = None
+    right: SegmentRow | None = None
+    for candidate in session.scalars(query.order_by(SegmentRow.id)):
+        # JSON has no portable equality in SQL
+        if list(candidate.modifiers or ()) != list(segment.modifiers) or candidate.comment != segment.comment:
+            continue
+        if candidate.end_frame == start and left is None:
+            left = candidate
+        elif candidate.start_frame == end and right is None:
+            right = candidate
+    return left, right

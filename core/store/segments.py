@@ -18,9 +18,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
-from core.store import painting
+from core.store import painting, pinned
 from core.store.changes import SegmentsChanged
-from core.store.orm import LabelClassRow, SegmentRow, TrackRow, VideoRow
+from core.store.orm import SegmentRow, TrackRow, VideoRow
 from core.store.records import NewSegment, Segment, SegmentSource, TrackKind
 from core.store.tracks import default_row
 from core.store.tracks import row as track_row
@@ -104,6 +104,15 @@ class SegmentRepository(Repository):
                 painting.write(session, video_id, track, segment)
             self._changed(SegmentsChanged(video_id, start, end))
             return _records(session, painting.overlapping(session, video_id, start, end, track.id))
+
+    def get(self, segment_id: int) -> Segment:
+        with self._read("read the segment") as session:
+            row = session.get(SegmentRow, segment_id)
+            if row is None:
+                raise StoreError(
+                    f"There is no segment with id {segment_id}; it may have been deleted already."
+                )
+            return _records(session, [row])[0]
 
     def remove(self, segment_id: int) -> None:
         with self._write("delete the segment") as session:
@@ -197,11 +206,8 @@ def _track(session: Session, track_id: int | None) -> TrackRow:
 
 def _records(session: Session, rows: Iterable[SegmentRow]) -> list[Segment]:
     rows = list(rows)
-    ids = {r.class_id for r in rows}
-    query = select(LabelClassRow.id, LabelClassRow.name, LabelClassRow.track_id).where(
-        LabelClassRow.id.in_(ids)
-    )
-    classes = {class_id: (name, track_id) for class_id, name, track_id in session.execute(query)}
+    found = pinned.classes(session, (r.class_id for r in rows))
+    classes = {class_id: (row.name, row.track_id) for class_id, row in found.items()}
     return [
         Segment(
             id=r.id,
@@ -243,7 +249,7 @@ def _validate_range(start: int, end: int, limit: int | None) -> None:
 def _validate(session: Session, segment: NewSegment, limit: int | None) -> TrackRow:
     """Check a label before writing it; returns its class's track."""
     _validate_range(segment.start_frame, segment.end_frame, limit)
-    cls = session.get(LabelClassRow, segment.class_id)
+    cls = pinned.class_row(session, segment.class_id)
     if cls is None:
         raise StoreError(
             f"There is no label class with id {segment.class_id}; it may have been deleted. "

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import StoreError
+from core.store import pinned
 from core.store.changes import ClassesChanged, SegmentsChanged
 from core.store.orm import LabelClassRow, SegmentRow, TrackRow
 from core.store.records import BACKGROUND, DEFAULT_TRACK, Track, TrackKind
@@ -186,16 +187,22 @@ class TrackRepository(Repository):
 
 
 def row(session: Session, track_id: int) -> TrackRow:
-    found = session.get(TrackRow, track_id)
+    found = pinned.pin(session, session.get(TrackRow, track_id))
     if found is None:
         raise StoreError(f"There is no track with id {track_id}; it may have been deleted.")
     return found
 
 
 def default_row(session: Session) -> TrackRow:
+    known = pinned.default_track_id(session)
+    if known is not None:
+        cached = session.get(TrackRow, known)
+        if cached is not None:
+            return cached
     found = session.scalars(select(TrackRow).order_by(TrackRow.position, TrackRow.id)).first()
     if found is None:
         raise StoreError("The project has no track; reopen it to recreate the default one.")
+    pinned.remember_default_track(session, found)
     return found
 
 

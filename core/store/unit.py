@@ -18,9 +18,9 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,6 +38,10 @@ Listener = Callable[[Sequence[Change]], None]
 
 NOTIFY_CHANNEL = "c3d_changes"
 """PostgreSQL channel that wakes other apps after a commit; the payload is the origin."""
+
+NOTIFY_GAP_S = 0.05
+"""At most one NOTIFY per this many seconds per process: a listener reads every row since its
+last read anyway, and 50 ms is nothing next to the 2 s in which others must see an edit."""
 
 BUSY_WAIT_S = 60.0
 """How long a write waits for another program's write to finish before giving up."""
@@ -151,6 +155,58 @@ class UnitOfWork:
         self.changes.append(change)
 
 
+class Notifier:
+    """Wakes other apps after a commit (PostgreSQL ``NOTIFY``) from a thread of its own.
+
+    Inside the edit's transaction, NOTIFY cost a round trip per edit and, worse, PostgreSQL
+    serialises the commits of all notifying transactions on one global lock: four annotators'
+    edits queued there. After the commit, off the edit's path, a burst of commits becomes one
+    NOTIFY; a listener that misses one still reads the feed within its polling interval.
+    """
+
+    def __init__(self, bind: Any, origin: str) -> None:
+        self._engine = bind.engine if hasattr(bind, "engine") else bind
+        self._origin = origin
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="c3d-notifier", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        conn: Connection | None = None
+        try:
+            while True:
+                self._wake.wait()
+                if self._stop.is_set():
+                    return
+                self._wake.clear()
+                try:
+                    if conn is None:
+                        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                    conn.execute(
+                        text("SELECT pg_notify(:channel, :origin)"),
+                        {"channel": NOTIFY_CHANNEL, "origin": self._origin},
+                    )
+                except SQLAlchemyError as exc:  # listeners still poll the feed: late, not lost
+                    log.info("Could not wake the other apps (they will poll): %s", exc)
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    self._stop.wait(1.0)
+                self._stop.wait(NOTIFY_GAP_S)  # a burst of commits in the meantime: one NOTIFY
+        finally:
+            if conn is not None:
+                conn.close()
+
+
 class Units:
     """The ambient unit of each thread for one store, and who hears about committed changes."""
 
@@ -160,6 +216,13 @@ class Units:
         self._listeners: list[Listener] = []
         self.origin = uuid.uuid4().hex
         """Names this process's store in the change feed, so it can skip its own commits."""
+        self._notifier: Notifier | None = None
+
+    def close(self) -> None:
+        """Stop the notifier thread (the store is closing)."""
+        if self._notifier is not None:
+            self._notifier.stop()
+            self._notifier = None
 
     def current(self) -> UnitOfWork | None:
         unit: UnitOfWork | None = getattr(self._local, "unit", None)
@@ -200,17 +263,16 @@ class Units:
             _log_failure(exc, action)
             raise explain(exc, action) from exc
         if unit.changes:
+            if self._notifier is not None:
+                self._notifier.poke()
             self._notify(coalesce(unit.changes))
 
     def _publish(self, session: Session, changes: Sequence[Change]) -> None:
-        """Tell other processes, in the same transaction: a feed row, and on PostgreSQL a NOTIFY
-        (delivered only if, and when, this commits)."""
+        """Tell other processes, in the same transaction: a feed row (the NOTIFY that wakes
+        them on PostgreSQL follows the commit, from the notifier thread)."""
         session.add(ChangeFeedRow(origin=self.origin, changes=[to_json(c) for c in coalesce(changes)]))
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(
-                text("SELECT pg_notify(:channel, :origin)"),
-                {"channel": NOTIFY_CHANNEL, "origin": self.origin},
-            )
+        if self._notifier is None and session.get_bind().dialect.name == "postgresql":
+            self._notifier = Notifier(session.get_bind(), self.origin)
 
     def _notify(self, changes: Sequence[Change]) -> None:
         for listener in list(self._listeners):

@@ -94,6 +94,13 @@ class WorkRepository(Repository):
             row.claimed_by, row.claimed_at = None, None
             self._changed(VideosChanged(video_id))
 
+    def get(self, video_id: int) -> Assignment:
+        with self._read("read the video's work state") as session:
+            row = session.get(VideoRow, video_id)
+            if row is None:
+                raise StoreError(f"There is no video with id {video_id}; it may have been removed.")
+            return _assignment(row)
+
     def list(self) -> builtins.list[Assignment]:
         with self._read("read the work queue") as session:
             return [_assignment(r) for r in session.scalars(select(VideoRow).order_by(VideoRow.id))]

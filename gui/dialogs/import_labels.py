@@ -52,8 +52,11 @@ def guess_format(path: Path) -> str:
 
 
 class ImportDialog(QDialog):
-    def __init__(self, store: Store, files: Sequence[Path], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: Store, files: Sequence[Path], parent: QWidget | None = None, annotator: str | None = None
+    ) -> None:
         super().__init__(parent)
+        self._annotator = annotator  # signs the import in the edit log
         self.setWindowTitle("Import labels")
         self.resize(760, 520)
         self._store = store
@@ -169,7 +172,7 @@ class ImportDialog(QDialog):
         if self.plan is None or not self.plan.can_commit:
             return
         try:
-            self.result = commit_import(self._store, self.plan)
+            self.result = commit_import(self._store, self.plan, self._annotator)
         except AppError as exc:
             self._show_failure(str(exc))
             return

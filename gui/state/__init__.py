@@ -4,6 +4,7 @@
 - ``CurrentVideo``: the video on screen with its labels, predictions, playhead, selection;
 - ``JobRunner``: the jobs running on threads and what analysis reports;
 - ``LearningState``: fine-tuning, model versions, the review queue;
+- ``TeamState``: who signs the edits, the work queue, independent codings;
 - ``EventBridge``: core's events as Qt signals on the GUI thread.
 
 ``AppModels`` only builds and holds them; it has no behaviour of its own.
@@ -22,8 +23,17 @@ from gui.state.current import CurrentVideo
 from gui.state.learning import LearningState
 from gui.state.project import ProjectState
 from gui.state.runner import JobRunner
+from gui.state.team import TeamState
 
-__all__ = ["AppModels", "CurrentVideo", "EventBridge", "JobRunner", "LearningState", "ProjectState"]
+__all__ = [
+    "AppModels",
+    "CurrentVideo",
+    "EventBridge",
+    "JobRunner",
+    "LearningState",
+    "ProjectState",
+    "TeamState",
+]
 
 
 @dataclass
@@ -33,6 +43,7 @@ class AppModels:
     current: CurrentVideo
     runner: JobRunner
     learning: LearningState
+    team: TeamState
 
     @classmethod
     def create(
@@ -47,7 +58,7 @@ class AppModels:
         state = ProjectState(project, bridge, runner, reserved_keys, parent)
         current = CurrentVideo(state, runner, bridge, parent)
         learning = LearningState(state, current, runner, bridge, parent)
-        return cls(bridge, state, current, runner, learning)
+        return cls(bridge, state, current, runner, learning, TeamState(state, parent))
 
     def load(self) -> None:
         """Read the project once at start-up and open the first video there is."""

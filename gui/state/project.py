@@ -23,7 +23,6 @@ from core.project import Project, Undoable, actions, open_project
 from core.store import Store
 from core.store.records import LabelClass, ModelVersion, Track, TrackKind, Video
 from core.store.unit import KEEP, Keep
-from core.store.work import WorkState
 from gui import jobs
 from gui.state.bridge import EventBridge
 from gui.state.runner import JobRunner
@@ -374,33 +373,6 @@ class ProjectState(QObject):
         self.message.emit("Generating the demo video…")
         store = self.store
         self.runner.start_job(DEMO_JOB, lambda ctx: jobs.open_demo(store, ctx, length), done)
-
-    # --- team mode ---------------------------------------------------------------------------------
-
-    def set_annotator(self, name: str) -> None:
-        self.project.annotator = name
-        self.message.emit(f"Your edits are now signed {name}.")
-
-    def next_to_label(self) -> None:
-        """Claim the next video nobody has claimed (or your own unfinished one) and open it."""
-        project = self.project
-        claimed = self.guard(lambda: project.store.work.claim_next(project.annotator))
-        if claimed is None:
-            self.message.emit("Nothing left to label: every video is claimed or done.")
-            return
-        self.open_requested.emit(claimed.video_id, True)
-        self.message.emit(f"Video {claimed.video_id} is yours to label ({project.annotator}).")
-
-    def mark_labelled(self, video_id: int | None) -> None:
-        if video_id is None:
-            self.message.emit("Open a video first.")
-            return
-        project = self.project
-        done = self.guard(
-            lambda: project.store.work.set_state(video_id, WorkState.LABELLED, project.annotator)
-        )
-        if done is not None:
-            self.message.emit(f"Video {video_id} marked labelled; Ctrl+Shift+N takes the next one.")
 
     def relink(self, video_id: int, path: str) -> None:
         self.guard(lambda: self.store.videos.relink(video_id, path))

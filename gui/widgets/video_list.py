@@ -45,7 +45,8 @@ class VideoList(QListWidget):
             vid = status.video.id
             item = self.item(row)
             detail = status.text(self.runner.analysing.get(vid)).removeprefix(f"{status.name} — ")
-            item.setText(f"{status.name}\n{detail}")
+            work = status.work_text()  # team mode: a line of its own, never elided away
+            item.setText(f"{status.name}\n{detail}" + (f"\n{work}" if work else ""))
             item.setToolTip(status.video.path)
             if status.missing:
                 item.setForeground(QColor("#e06060"))

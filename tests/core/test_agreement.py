@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from core.labels.agreement import agreement, cohen_kappa, pair_agreement
+from core.labels.agreement import (
+    agreement,
+    agreement_by_track,
+    cohen_kappa,
+    pair_agreement,
+    report_lines_by_track,
+)
 
 
 def test_kappa_of_the_textbook_table() -> None:
@@ -56,3 +62,28 @@ def test_pairs_cover_every_two_coders() -> None:
     pairs = agreement({"c": [], "a": [("x", 0, 5)], "b": [("x", 0, 5)]}, 10)
     assert [(p.coder_a, p.coder_b) for p in pairs] == [("a", "b"), ("a", "c"), ("b", "c")]
     assert math.isclose(pairs[0].kappa, 1.0)
+
+
+def test_each_track_is_compared_on_its_own() -> None:
+    """100 frames, two tracks. Track "behaviour": Ann walk 0–40, Bob walk 10–40 (the worked
+    walk-vs-not case: kappa .36/.46; tIoU .75, so F1 1 at every threshold). Track "head": Ann up
+    50–60, Bob nothing: p_o .9, both marginals put Bob at all-unlabelled, so p_e = .9 and kappa 0;
+    no segment of Bob's matches Ann's, F1 0. A frame labelled in both tracks counts in each."""
+    codings = {
+        "bob": [("walk", 10, 40, "behaviour")],
+        "ann": [("up", 50, 60, "head"), ("walk", 0, 40, "behaviour")],
+    }
+    by_track = agreement_by_track(codings, 100, ["behaviour", "head", "unused"])
+    assert list(by_track) == ["behaviour", "head"]  # the project's order; a track nobody used is left out
+    (walk,) = by_track["behaviour"]
+    assert (walk.coder_a, walk.coder_b) == ("ann", "bob")
+    assert walk.kappa == pytest.approx(0.36 / 0.46)
+    assert walk.segment_f1 == {0.1: 1.0, 0.25: 1.0, 0.5: 1.0}
+    (head,) = by_track["head"]
+    assert head.kappa == pytest.approx(0.0)
+    assert head.kappa_per_class == {"up": pytest.approx(0.0)}
+    assert head.segment_f1 == {0.1: 0.0, 0.25: 0.0, 0.5: 0.0}
+    lines = report_lines_by_track(by_track)
+    assert lines[0] == "track behaviour:"
+    assert lines[1].startswith("  ann vs bob: kappa 0.783")
+    assert "track head:" in lines

@@ -86,3 +86,26 @@ def test_two_codings_and_their_agreement(shared: str, capsys: pytest.CaptureFixt
         assert [(s.start_frame, s.end_frame) for s in store.segments.list(1)] == [(0, 40)]
     code, _, err = _run(capsys, "--db", shared, "evaluate", "--agreement", "2")
     assert code != 0 and "agreement needs two" in err
+
+
+def test_agreement_is_reported_per_track(shared: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "--db", shared, "tracks", "add", "head")[0] == 0
+    assert _run(capsys, "--db", shared, "classes", "add", "up", "--track", "head")[0] == 0
+    for coder, (start, end) in (("ann", (0, 40)), ("bob", (10, 40))):
+        assert _run(capsys, "--db", shared, "segments", "add", "1", str(start), str(end), "walk")[0] == 0
+        head = ("segments", "add", "1", "50", "60", "up", "--track", "head")
+        assert _run(capsys, "--db", shared, *head)[0] == 0
+        assert _run(capsys, "--db", shared, "--annotator", coder, "coding", "save", "1", "--clear")[0] == 0
+    code, out, err = _run(capsys, "--db", shared, "evaluate", "--agreement", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:3] == [
+        "track behaviour:",
+        "  ann vs bob: kappa 0.783  F1@0.1 1.000  F1@0.25 1.000  F1@0.5 1.000",
+        "    walk: kappa 0.783",
+    ]
+    assert lines[3:] == [
+        "track head:",
+        "  ann vs bob: kappa 1.000  F1@0.1 1.000  F1@0.25 1.000  F1@0.5 1.000",
+        "    up: kappa 1.000",
+    ]

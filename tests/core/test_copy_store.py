@@ -50,7 +50,7 @@ def test_copy_to_postgresql_keeps_every_row(
             run.id, np.array([0, 8, 16]), np.random.default_rng(0).random((3, 2), dtype=np.float32)
         )
         store.predictions.finish(run.id, RunStatus.COMPLETE)
-        store.codings.save(video.id, "ann", [("walk", 10, 40)])
+        store.codings.save(video.id, "ann", [("walk", 10, 40, "behaviour")])
         store.work.claim_next("ann")
         (store.files_dir / "models").mkdir(parents=True, exist_ok=True)
         (store.files_dir / "models" / "m.safetensors").write_bytes(b"weights")

@@ -257,3 +257,75 @@ def test_imports_into_a_track_move_the_versions(team: tuple[Project, Project, in
     (joined,) = ann.store.segments.list(video, track_id=head.id)
     assert (joined.id, joined.start_frame, joined.end_frame) == (first.id, 10, 60)
     assert joined.version == first.version + 1  # the row changed: a view from before it names the old one
+
+
+def test_codings_keep_every_track_and_the_reference_is_one_undo_step(
+    team: tuple[Project, Project, int, int],
+) -> None:
+    """Two tracks whose classes share a name: each coder's coding keeps both, agreement is
+    per track, and using a coding writes each track's own labels as one undoable action."""
+    from core.labels.agreement import agreement_by_track
+
+    ann, bob, video, walk = team
+    head = ann.store.tracks.add("head")
+    head_walk = ann.store.classes.add("walk", track_id=head.id)  # same name, other track
+    actions.label_range(ann, video, 0, 40, walk)
+    actions.label_range(ann, video, 50, 60, head_walk.id)
+    actions.save_coding(ann, video, clear=True)
+    assert ann.store.segments.list(video, all_tracks=True) == []  # both tracks cleared for Bob
+    actions.label_range(bob, video, 10, 40, walk)
+    actions.save_coding(bob, video)
+    codings = bob.store.codings.list(video)
+    assert sorted(codings["ann"]) == [("walk", 0, 40, "behaviour"), ("walk", 50, 60, "head")]
+    by_track = agreement_by_track(codings, 200, [t.name for t in bob.store.tracks.list()])
+    assert by_track["behaviour"][0].kappa > 0.5 and by_track["head"][0].kappa == pytest.approx(0.0)
+    depth = len(bob.store.edit_log.list(video))
+    change = actions.use_coding(bob, video, "ann")
+    assert change is not None
+    assert _labels(bob, video) == [("walk", 0, 40)]
+    assert _track_labels(bob, video, head.id) == [("walk", 50, 60)]
+    log = bob.store.edit_log.list(video)[depth:]
+    assert [(e.annotator, e.action) for e in log] == [("bob", "Use ann's coding")] * 2  # one per track
+    bob.undo(change)
+    assert _labels(bob, video) == [("walk", 10, 40)] and _track_labels(bob, video, head.id) == []
+
+
+def test_the_change_feed_is_pruned_as_it_ages(team: tuple[Project, Project, int, int]) -> None:
+    """Rows older than the keep time go (a listening app prunes on its own); new ones stay and
+    are still heard. An app that slept longer than rows are kept refreshes everything."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from core.store.changes import ClassesChanged
+    from core.store.orm import ChangeFeedRow, utc_now
+
+    ann, bob, video, walk = team
+    for start in range(0, 50, 10):
+        actions.label_range(ann, video, start, start + 5, walk)
+    total = ann.store.change_feed.count()
+    assert total >= 5
+    with ann.store.session_factory.begin() as session:  # five of them were written 20 minutes ago
+        old = session.scalars(select(ChangeFeedRow.id).order_by(ChangeFeedRow.id).limit(5)).all()
+        session.execute(
+            update(ChangeFeedRow)
+            .where(ChangeFeedRow.id.in_(old))
+            .values(at=utc_now() - timedelta(minutes=20))
+        )
+    heard: list[object] = []
+    bob.events.segments.connect(heard.append)
+    bob.events.classes.connect(heard.append)
+    with listening(bob, interval_s=0.05) as remote:
+        deadline = time.monotonic() + 10
+        while ann.store.change_feed.count() != total - 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ann.store.change_feed.count() == total - 5
+        actions.label_range(ann, video, 100, 110, walk)
+        while SegmentsChanged(video, 100, 110) not in heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert heard == [SegmentsChanged(video, 100, 110)]
+        remote._last_wake -= 2 * remote.keep_s  # as if the machine had been asleep
+        while ClassesChanged() not in heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert SegmentsChanged(video, 0, 2**31 - 1) in heard and ClassesChanged() in heard
+    assert ann.store.change_feed.prune(keep_s=0) == total - 5 + 1  # and by hand: everything
