@@ -4,6 +4,7 @@ is one undo step."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,13 @@ from core.store.records import NewSegment, TrackKind
 from gui.dialogs.classes import ClassesDialog
 from gui.dialogs.notes import NotesDialog
 from gui.widgets.timeline import Lane
-from tests.gui.conftest import open_video
+from tests.gui.conftest import MOVE_GAP_S, open_video
 
 
 def _hover(window: Any, frame: float, lane: Lane) -> str:
     """Move the mouse (no button held) over a lane and return the timeline's tooltip."""
     QApplication.processEvents()
+    time.sleep(MOVE_GAP_S)  # pyqtgraph drops hover moves closer together than its rate limit
     port = window.timeline.view.viewport()
     pos = window.timeline.viewport_point(frame, lane)
     event = QMouseEvent(
