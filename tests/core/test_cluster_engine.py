@@ -33,6 +33,8 @@ def test_worker_opens_the_drivers_openvino_model_on_one_thread(store, monkeypatc
     assert isinstance(worker, OpenVinoEngine)
     assert worker.xml == driver.engine.xml and worker.precision == "fp32"
     assert int(worker._compiled.get_property("INFERENCE_NUM_THREADS")) == 1
+    # Unpinned: OpenVINO pins a 1-thread engine to the first core, so two workers shared one.
+    assert worker._compiled.get_property("ENABLE_CPU_PINNING") is False
 
 
 def test_worker_keeps_torch_precision_as_asked(store) -> None:  # type: ignore[no-untyped-def]

@@ -143,7 +143,12 @@ class OpenVinoEngine:
     def __init__(
         self, xml: Path, precision: str, files_dir: str | Path, note: str = "", threads: int | None = None
     ) -> None:
-        """``threads`` pins OpenVINO's CPU threads (a cluster worker of one core); None: all cores."""
+        """``threads`` caps OpenVINO's CPU threads (a cluster worker of one core); None: all cores.
+
+        A capped engine does not pin its threads to cores: OpenVINO pins a 1-thread engine to
+        the first core, so every worker process on a machine ran on that one core (2 workers
+        got 0.52 + 0.52 of a core on an idle 2-core machine); unpinned, the OS spreads them.
+        """
         import openvino as ov
 
         self.xml = xml
@@ -157,6 +162,7 @@ class OpenVinoEngine:
         }
         if threads is not None:
             config["INFERENCE_NUM_THREADS"] = int(threads)
+            config["ENABLE_CPU_PINNING"] = False
         self._compiled = ov.Core().compile_model(str(xml), "CPU", config)
         self._request = self._compiled.create_infer_request()
 
