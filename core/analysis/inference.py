@@ -43,6 +43,15 @@ class WindowBatch:
     fc7: np.ndarray | None = None  # float16 (B, 4096)
 
 
+def ensure_finite(batch: WindowBatch, path: str) -> None:
+    """Refuse a batch with NaN or infinite probabilities before anything of it is stored."""
+    if not np.isfinite(batch.probs).all():
+        raise InferenceError(
+            f"The model gave non-numbers (NaN or infinity) for {path}, so its weights are damaged; "
+            "the run was stopped and nothing from this batch was stored."
+        )
+
+
 @dataclass(frozen=True)
 class Progress:
     done: int

@@ -17,9 +17,9 @@ import numpy as np
 
 from core.analysis.backends.base import Engine, features_tag
 from core.analysis.backends.torch_backend import TorchEngine
-from core.analysis.inference import InferenceOutcome, Progress, WindowBatch, infer_windows
+from core.analysis.inference import InferenceOutcome, Progress, WindowBatch, ensure_finite, infer_windows
 from core.analysis.windows import window_starts
-from core.errors import Cancelled, InferenceError
+from core.errors import Cancelled
 from core.learning.decoding import Decoder, decode
 from core.learning.feature_cache import FeatureCache, FeatureSink, Layer, model_trunk_hashes
 from core.media.library import open_reader
@@ -144,11 +144,7 @@ def analyse_video(
                 on_progress=progress,
                 outcome=outcome,
             ):
-                if not np.isfinite(batch.probs).all():
-                    raise InferenceError(
-                        f"The model gave non-numbers (NaN or infinity) for {video.path}, so its weights "
-                        "are damaged; the run was stopped and nothing from it was stored as a prediction."
-                    )
+                ensure_finite(batch, video.path)
                 store.predictions.add_windows(run.id, batch.starts, batch.probs)
                 if sink is not None:
                     sink.add(batch.starts, batch.pool5, batch.fc7)

@@ -28,12 +28,12 @@ import torch
 from core.analysis.backends.base import Engine
 from core.analysis.backends.openvino_backend import OpenVinoEngine
 from core.analysis.backends.torch_backend import TorchEngine
-from core.analysis.inference import InferenceOutcome, infer_windows
+from core.analysis.inference import InferenceOutcome, ensure_finite, infer_windows
 from core.analysis.run import LoadedModel
 from core.analysis.windows import window_starts
 from core.atomic import atomic_write
 from core.cluster.chunks import Chunk
-from core.errors import ClusterError, InferenceError
+from core.errors import ClusterError
 from core.learning.feature_cache import LAYERS, FeatureCache, FeatureKey, feature_key
 from core.media.library import open_reader
 from core.media.video import VideoReader
@@ -169,11 +169,7 @@ def compute_chunk(
             cancel=cancel,
             outcome=outcome,
         ):
-            if not np.isfinite(batch.probs).all():
-                raise InferenceError(
-                    f"The model gave non-numbers (NaN or infinity) for {video.path}, so its weights "
-                    "are damaged; nothing from this batch was stored."
-                )
+            ensure_finite(batch, video.path)
             starts = batch.starts + first
             # Features first: a stored prediction then always means its features are stored too.
             _append_features(store, cache, keys["pool5"], starts, batch.pool5)
