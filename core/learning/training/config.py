@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -160,3 +161,7 @@ def estimate_seconds(config: TrainConfig, labelled_windows: int, device_type: st
     if device_type == "cuda":
         per /= _GPU_SPEEDUP[cfg.mode]
     return _FIXED_S + per * labelled_windows * int(cfg.epochs or 1)
+
+
+Report = Callable[["TrainingProgress"], None]
+"""Where a run sends its progress (the GUI's worker signal, the CLI's progress line)."""

@@ -32,6 +32,10 @@ from core.store.records import Video
 log = logging.getLogger(__name__)
 
 BN_TRAIN_MIN_BATCH = 8
+CPU_WARNING = (
+    "Full fine-tuning on the CPU is slow (several seconds per clip); "
+    "the features and last-layers modes take seconds to a minute."
+)
 _SIDED = re.compile(r"left|right|links|rechts|clockwise", re.IGNORECASE)
 _MIN_CROP = 0.8
 
