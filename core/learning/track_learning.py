@@ -23,6 +23,7 @@ from core.errors import TrainingError
 from core.learning.decoding import Decoder, decode, learn_decoder
 from core.learning.feature_cache import FeatureCache, FeatureKey, feature_key
 from core.learning.training.dataset import TRUSTED_SOURCES, UNLABELLED
+from core.learning.training.heads import noise_floored
 from core.model.checkpoint import CheckpointMeta
 from core.model.network import C3D_BN
 from core.model.spec import WINDOW_LENGTH, InputSpec
@@ -85,7 +86,7 @@ def prepare(features: np.ndarray) -> Prepared:
     the window × 4096 matrix cost more than the whole fit (measured in benchmarks/)."""
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     mean = x.mean(0)
-    std = x.std(0).clamp_min(1e-6)
+    std = torch.from_numpy(noise_floored(x.std(0).double().numpy())).float()
     z = (x - mean) / std
     gram = z @ z.T if z.shape[0] < z.shape[1] else None
     return Prepared(z, mean, std, gram)

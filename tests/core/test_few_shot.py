@@ -15,6 +15,7 @@ from core.learning.decoding import Decoder, decode, learn_decoder
 from core.learning.evaluation import frame_metrics
 from core.learning.training.closed_form import (
     raw_linear_head,
+    ridge_head,
     score_linear,
     val_events_text,
     write_linear_head,
@@ -110,6 +111,22 @@ def test_ridge_learns_from_five_events_per_class_and_picks_its_strength() -> Non
     probs = softmax(fit.temperature * (x_new @ fit.weight + fit.bias))
     assert frame_metrics(new.labels, probs.argmax(axis=1), 4).macro_f1 > 0.8
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_a_feature_that_varies_less_than_rounding_cannot_steer_the_head() -> None:
+    """Features that hardly vary but happen to follow the labels (as some pool5 units of a
+    trunk do) must not make the head's answers hang on rounding: int8 or a float16 cache
+    moving every feature by 2% of a typical spread moves no probability by more than 0.05."""
+    data = _timeline([0, 1, 0, 2] * 4)
+    x = _features(data, signal=0.6, dims=64)
+    rng = np.random.default_rng(1)
+    hairline = 0.01 * (np.eye(3)[data.labels] @ rng.normal(size=(3, 32)))
+    x = np.concatenate([x, hairline + 1e-4 * rng.normal(size=hairline.shape)], axis=1)
+    weight, bias, _cv = ridge_head(x, x, data, 3)
+    rounded = x + 0.02 * rng.normal(size=x.shape)
+    clean, noisy = softmax(x @ weight + bias), softmax(rounded @ weight + bias)
+    assert np.abs(noisy - clean).max() <= 0.05
+    assert frame_metrics(data.labels, noisy.argmax(axis=1), 3).macro_f1 > 0.9
 
 
 def test_class_balance_keeps_a_rare_class_found() -> None:

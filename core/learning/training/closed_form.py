@@ -37,7 +37,7 @@ from core.learning.training.config import EpochRecord, TrainingProgress
 from core.learning.training.dataset import TrainingSet, window_labels
 from core.learning.training.events import LabelledWindows, event_counts
 from core.learning.training.heads import standardisation
-from core.learning.training.ridge import cross_validate, fit_ridge, softmax
+from core.learning.training.ridge import CrossValidation, cross_validate, fit_ridge, softmax
 from core.model.network import C3D_BN
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,6 @@ def fit_features_head(
     n_classes = len(names)
     videos = _load(data, cache, keys)
     report(TrainingProgress("train", 1, 1, 0, 2, message="cross-validating over events"))
-    all_x = np.concatenate([v.features for v in videos])
-    mean, std = standardisation(all_x)
     every = _thinning(sum(int((v.labels >= 0).sum()) for v in videos))
     rows = [np.flatnonzero(v.labels >= 0)[::every] for v in videos]
     labelled = LabelledWindows(
@@ -96,12 +94,14 @@ def fit_features_head(
         # and only widens the margin kept around held-out events, which errs on the safe side.
         window=data.window * every,
     )
-    x = (
-        np.concatenate([v.features[r] for v, r in zip(videos, rows, strict=True)]).astype(np.float32) - mean
-    ) / std
-    cv = cross_validate(x, labelled, n_classes, seed, cancel)
-    fit = fit_ridge(x, labelled.labels, n_classes, cv.lam, cv.temperature)
-    weight, bias = raw_linear_head(fit.weight, fit.bias, fit.temperature, mean, std)
+    weight, bias, cv = ridge_head(
+        np.concatenate([v.features for v in videos]),
+        np.concatenate([v.features[r] for v, r in zip(videos, rows, strict=True)]),
+        labelled,
+        n_classes,
+        seed,
+        cancel,
+    )
     write_linear_head(model, weight, bias)
     decoder = learn_decoder([v.labels for v in videos], n_classes)
     held_out = _decode_labelled(cv.oof_probs, labelled, decoder)
@@ -109,14 +109,14 @@ def fit_features_head(
     raw = frame_metrics(labelled.labels, cv.oof_probs.argmax(axis=1), n_classes)
     events = event_counts(labelled.labels, cv.groups, n_classes)
     low, high = _bootstrap_range(labelled.labels, held_out.argmax(axis=1), cv.groups, n_classes, seed)
-    loss = float(-np.log(np.clip(held_out[np.arange(len(x)), labelled.labels], 1e-12, 1)).mean())
+    loss = float(-np.log(np.clip(held_out[np.arange(len(held_out)), labelled.labels], 1e-12, 1)).mean())
     report(TrainingProgress("train", 1, 1, 2, 2, loss))  # the held-out log-loss: the one "epoch"
     report(TrainingProgress("validate", 1, 1, 2, 2, loss, val.accuracy, val.macro_f1))
     metrics: dict[str, Any] = {
         "val_macro_f1": val.macro_f1,
         "val_accuracy": val.accuracy,
-        "val_windows": len(x),
-        "train_windows": len(x),
+        "val_windows": len(held_out),
+        "train_windows": len(held_out),
         "epochs_run": 1,
         "per_class_f1": {n: float(f) for n, f in zip(names, val.f1, strict=True)},
         "validation": "events",
@@ -138,6 +138,26 @@ def fit_features_head(
     }
     history = (EpochRecord(1, loss, val.accuracy, val.macro_f1),)
     return HeadOutcome(model, weight, bias, decoder, metrics, summary, history, labelled.labels, held_out)
+
+
+def ridge_head(
+    all_x: np.ndarray,
+    x: np.ndarray,
+    labelled: LabelledWindows,
+    n_classes: int,
+    seed: int = 0,
+    cancel: threading.Event | None = None,
+) -> tuple[np.ndarray, np.ndarray, CrossValidation]:
+    """The cross-validated ridge head on raw features (``logits = x @ weight + bias``).
+
+    ``all_x`` (every cached window) gives the standardisation, ``x`` the labelled rows.
+    """
+    mean, std = standardisation(all_x)
+    z = (np.asarray(x, dtype=np.float32) - mean) / std
+    cv = cross_validate(z, labelled, n_classes, seed, cancel)
+    fit = fit_ridge(z, labelled.labels, n_classes, cv.lam, cv.temperature)
+    weight, bias = raw_linear_head(fit.weight, fit.bias, fit.temperature, mean, std)
+    return weight, bias, cv
 
 
 def val_events_text(metrics: dict[str, Any]) -> str:

@@ -26,13 +26,30 @@ _DROPOUT = 0.5  # on fc6/fc7 activations while training last-layers, as in the C
 _EVAL_BATCH = 512
 
 
+NOISE_FLOOR = 0.1
+"""Rounding noise any engine adds to a feature, as a fraction of the median feature's spread.
+
+Measured on the benchmark's demo: int8 against fp32 moves a pool5 feature by 0.002 rms
+(median over features), 0.085 of the median spread (0.024), whatever that feature's own
+spread. Dividing by a spread smaller than that noise hands the noise to the head as signal.
+"""
+
+
 def standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and spread; near-constant features keep spread 1 (nothing to amplify)."""
+    """Per-feature mean and spread, the spread floored at the noise level (``noise_floored``)."""
     mean = x.mean(axis=0, dtype=np.float64)
-    std = x.std(axis=0, dtype=np.float64)
-    floor = 1e-3 * float(std.mean()) if std.size and std.mean() > 0 else 1.0
-    std = np.where(std > floor, std, 1.0)
+    std = noise_floored(x.std(axis=0, dtype=np.float64))
     return mean.astype(np.float32), std.astype(np.float32)
+
+
+def noise_floored(std: np.ndarray) -> np.ndarray:
+    """sqrt(spread² + floor²): a feature that varies less than rounding noise is scaled as if
+    it were noise, so a head cannot lean on differences that int8, a float16 cache or another
+    codec would change (a ridge head on the raw spreads swung |Δp| 0.05 under int8, 0.025
+    with the floor, at the same cross-validated F1)."""
+    positive = std[std > 0]
+    floor = NOISE_FLOOR * float(np.median(positive)) if positive.size else 1.0
+    return np.asarray(np.sqrt(std**2 + floor**2))
 
 
 def _reparametrised(layer: nn.Linear, mean: torch.Tensor, std: torch.Tensor) -> nn.Linear:
