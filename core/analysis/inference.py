@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -20,7 +21,7 @@ from typing import cast
 import numpy as np
 from torch import nn
 
-from core.analysis.backends.base import Engine
+from core.analysis.backends.base import Engine, EngineOutput, Pending
 from core.analysis.backends.torch_backend import TorchEngine
 from core.analysis.windows import window_starts
 from core.errors import Cancelled, InferenceError
@@ -241,12 +242,9 @@ def infer_windows(
     producer = WindowProducer(reader, spec, stride, batch_size, skip, cancel)
     began = time.perf_counter()
     computed = 0
-    for item in producer.batches():
-        if cancel.is_set():
-            break
-        batch = _run_model(engine, item, want_features)
-        computed += len(item.starts)
-        done += len(item.starts)
+    for batch in _pipelined(engine, producer.batches(), want_features, cancel):
+        computed += len(batch.starts)
+        done += len(batch.starts)
         total = max(total, done)
         yield batch
         if on_progress is not None:
@@ -258,10 +256,32 @@ def infer_windows(
         outcome.frame_count, outcome.padded = producer.frame_count, producer.padded
 
 
-def _run_model(engine: Engine, item: ClipBatch, want_features: bool) -> WindowBatch:
+def _pipelined(
+    engine: Engine, items: Iterator[ClipBatch], want_features: bool, cancel: threading.Event
+) -> Iterator[WindowBatch]:
+    """Each batch's results, in order, with the next batch submitted before they are handed
+    on: the engine computes while the caller stores. A batch still computing when the loop
+    ends early (cancel, an error) is waited for, so the engine is never left busy."""
+    flight: deque[tuple[ClipBatch, Pending]] = deque()
+    try:
+        for item in items:
+            if cancel.is_set():
+                return
+            clips = item.clips if engine.pads_batches else item.clips[: len(item.starts)]
+            flight.append((item, engine.submit(clips, want_features)))
+            if len(flight) > 1:
+                done, wait = flight.popleft()
+                yield _window_batch(done, wait())
+        while flight and not cancel.is_set():
+            done, wait = flight.popleft()
+            yield _window_batch(done, wait())
+    finally:
+        for _item, wait in flight:
+            wait()
+
+
+def _window_batch(item: ClipBatch, out: EngineOutput) -> WindowBatch:
     n = len(item.starts)
-    clips = item.clips if engine.pads_batches else item.clips[:n]
-    out = engine.run(clips, want_features)
     return WindowBatch(
         starts=np.asarray(item.starts, dtype=np.int64),
         probs=out.probs[:n],

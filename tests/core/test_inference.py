@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.analysis.backends.base import EngineOutput, Pending
 from core.analysis.inference import WindowProducer, infer_windows
 from core.analysis.windows import window_starts
 from core.errors import Cancelled
@@ -85,6 +86,54 @@ def test_cancel_stops_with_cancelled(tmp_path: Path, untrained_model) -> None:  
             seen += 1
             cancel.set()
     assert seen == 1
+
+
+class _Deferred:
+    """An engine that computes when asked for the result, recording submits and waits."""
+
+    backend, precision, pads_batches, label = "test", "fp32", False, "deferred"
+
+    def __init__(self) -> None:
+        self.submitted = 0
+        self.waited: set[int] = set()
+
+    def run(self, clips: np.ndarray, want_features: bool) -> EngineOutput:
+        first = np.array([read_number(cv2.cvtColor(c[0], cv2.COLOR_RGB2BGR)) for c in clips], np.float32)
+        return EngineOutput(np.stack([first, -first], axis=1), None, None)
+
+    def submit(self, clips: np.ndarray, want_features: bool) -> Pending:
+        number, self.submitted = self.submitted, self.submitted + 1
+        clips = clips.copy()
+
+        def wait() -> EngineOutput:
+            self.waited.add(number)
+            return self.run(clips, want_features)
+
+        return wait
+
+
+def test_the_next_batch_computes_while_the_caller_stores_and_none_is_left_running(tmp_path: Path) -> None:
+    path = write_mjpeg_avi(tmp_path / "n.avi", 64, size=(112, 112))
+    engine = _Deferred()
+    submitted_when_handed: list[int] = []
+    with VideoReader(path) as reader:
+        batches = []
+        for batch in infer_windows(reader, engine, IDENTITY_SPEC, CPU_FP32, stride=8, batch_size=2):
+            submitted_when_handed.append(engine.submitted)
+            batches.append(batch)
+    starts = np.concatenate([b.starts for b in batches])
+    assert starts.tolist() == list(window_starts(64, 16, 8))
+    np.testing.assert_array_equal(np.concatenate([b.probs for b in batches])[:, 0], starts)  # in order
+    assert submitted_when_handed[:-1] == list(range(2, len(batches) + 1))  # always one ahead
+    assert engine.waited == set(range(engine.submitted))
+
+    cancel, engine = threading.Event(), _Deferred()
+    with VideoReader(path) as reader, pytest.raises(Cancelled):
+        for _batch in infer_windows(
+            reader, engine, IDENTITY_SPEC, CPU_FP32, stride=8, batch_size=2, cancel=cancel
+        ):
+            cancel.set()
+    assert engine.submitted == 2 and engine.waited == {0, 1}  # the batch in flight was waited for
 
 
 def _round_to_bf16(model: torch.nn.Module) -> list[torch.utils.hooks.RemovableHandle]:

@@ -6,6 +6,7 @@ precision are chosen once per job and never leak into decoding, batching or the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,10 @@ class EngineOutput:
     probs: np.ndarray  # float32 (N, C), softmax
     pool5: np.ndarray | None  # float16 (N, 8192)
     fc7: np.ndarray | None  # float16 (N, 4096)
+
+
+Pending = Callable[[], EngineOutput]
+"""A submitted batch: calling it waits for the batch and returns its output (once)."""
 
 
 class Engine(Protocol):
@@ -37,6 +42,12 @@ class Engine(Protocol):
 
     def run(self, clips: np.ndarray, want_features: bool) -> EngineOutput:
         """(N, T, H, W, 3) uint8 clips → one output row per clip."""
+        ...
+
+    def submit(self, clips: np.ndarray, want_features: bool) -> Pending:
+        """Start ``run`` on a batch and return at once where the engine can compute in the
+        background (at most two batches pending); the analysis loop submits the next batch
+        before it stores the last, so the engine never waits for the loop."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.analysis.backends.base import EngineOutput
+from core.analysis.backends.base import EngineOutput, Pending
 from core.model.device import DeviceChoice
 from core.model.network import C3D_BN
 from core.model.preprocess import clips_to_tensor
@@ -32,6 +32,12 @@ class TorchEngine:
     def label(self) -> str:
         suffix = f" ({self.note})" if self.note else ""
         return f"{self.device.label} · PyTorch{suffix}"
+
+    def submit(self, clips: np.ndarray, want_features: bool) -> Pending:
+        """Computed at once: a PyTorch call already uses every core, or on CUDA ends in the
+        copy back to the host."""
+        out = self.run(clips, want_features)
+        return lambda: out
 
     def run(self, clips: np.ndarray, want_features: bool) -> EngineOutput:
         x = clips_to_tensor(clips, self.spec, self.device.device, self.device.channels_last)
