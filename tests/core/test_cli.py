@@ -72,12 +72,12 @@ def test_rerunning_infer_resumes_instead_of_recomputing(
     import core.cli.infer_cmd as infer_cmd
     from core.store import open_store
 
-    computed: list[int] = []
-    run_model = inference._run_model
+    computed: list[int] = []  # windows whose results the network handed back
+    window_batch = inference._window_batch
 
-    def counting(model, item, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(item, out):  # type: ignore[no-untyped-def]
         computed.extend(item.starts)
-        return run_model(model, item, *args, **kwargs)
+        return window_batch(item, out)
 
     def ctrl_c(*_args: object) -> None:
         raise KeyboardInterrupt
@@ -89,7 +89,7 @@ def test_rerunning_infer_resumes_instead_of_recomputing(
             starts, probs = store.predictions.windows(run.id)
         return {int(s): p.tolist() for s, p in zip(starts, probs, strict=True)}
 
-    monkeypatch.setattr(inference, "_run_model", counting)
+    monkeypatch.setattr(inference, "_window_batch", counting)
     with monkeypatch.context() as interrupted:
         interrupted.setattr(infer_cmd, "progress_bar", ctrl_c)  # the user presses Ctrl+C
         code, _, err = _run(
