@@ -139,6 +139,22 @@ def test_openvino_fp32_agrees_with_pytorch_fp32_and_is_converted_once(project) -
 
 
 @pytest.mark.slow
+def test_submitted_batches_come_back_as_run_gives_them_and_an_overwritten_one_is_refused(project) -> None:  # type: ignore[no-untyped-def]
+    store, _video, version, _demo = project
+    engine = load_for_analysis(store, version, load_version(store, version)[0], CPU_FP32, "fp32").engine
+    clips = np.random.default_rng(3).integers(0, 255, (6, 16, 112, 112, 3), dtype=np.uint8)
+    whole = engine.run(clips, want_features=True)
+    assert whole.probs.shape[0] == 6 and whole.pool5 is not None and whole.pool5.shape[0] == 6
+    waits = [engine.submit(clips[i : i + 2], want_features=True) for i in (0, 2, 4)]
+    with pytest.raises(RuntimeError, match="overwritten"):
+        waits[0]()  # a third submit reused its request before anyone collected it
+    for i, wait in zip((2, 4), waits[1:], strict=True):
+        out = wait()
+        np.testing.assert_allclose(out.probs, whole.probs[i : i + 2], atol=1e-5)
+        assert out.pool5 is not None and out.pool5.shape == (2, whole.pool5.shape[1])
+
+
+@pytest.mark.slow
 def test_int8_is_used_only_while_its_check_against_fp32_passes(project) -> None:  # type: ignore[no-untyped-def]
     store, video, version, _demo = project
     model = load_version(store, version)[0]

@@ -176,6 +176,7 @@ class OpenVinoEngine:
             config["NUM_STREAMS"] = _STREAMS
         self._compiled = ov.Core().compile_model(str(xml), "CPU", config)
         self._requests = [self._compiled.create_infer_request() for _ in range(_STREAMS)]
+        self._started = [0] * _STREAMS  # batches started on each request, to catch a stale wait
         self._next = 0
 
     @property
@@ -193,12 +194,17 @@ class OpenVinoEngine:
         return EngineOutput(*(np.concatenate([getattr(o, f) for o in outs]) for f in fields))
 
     def submit(self, clips: np.ndarray, want_features: bool) -> Pending:
-        request = self._requests[self._next]
-        self._next = (self._next + 1) % len(self._requests)
+        index = self._next
+        self._next = (index + 1) % len(self._requests)
+        request = self._requests[index]
         request.wait()  # a result nobody collected: the request is reused, never run twice at once
         request.start_async({0: np.ascontiguousarray(clips)})  # copies the clips in
+        self._started[index] += 1
+        ticket = self._started[index]
 
         def wait() -> EngineOutput:
+            if self._started[index] != ticket:
+                raise RuntimeError("More than two OpenVINO batches were pending; this one was overwritten.")
             request.wait()
             # The request reuses its output memory on the next call: copy out what is kept.
             results = request.results
