@@ -23,6 +23,7 @@ from core.learning.evaluation import (
     Interval,
     activitynet_map,
     frame_metrics,
+    match_events,
     segment_f1_scores,
 )
 from core.learning.training.dataset import TRUSTED_SOURCES, UNLABELLED
@@ -120,18 +121,6 @@ class PointEvaluation:
 
     def to_json(self) -> dict[str, Any]:
         return {"event_f1": self.f1, "tolerance": self.tolerance}
-
-
-def match_events(predicted: list[int], truth: list[int], tolerance: int) -> int:
-    """Events matched one-to-one when within ``tolerance`` frames (greedy, nearest first)."""
-    free = sorted(truth)
-    matched = 0
-    for frame in sorted(predicted):
-        near = [t for t in free if abs(t - frame) <= tolerance]
-        if near:
-            free.remove(min(near, key=lambda t: abs(t - frame)))
-            matched += 1
-    return matched
 
 
 def frame_truth(

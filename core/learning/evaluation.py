@@ -226,3 +226,15 @@ def suggest_thresholds(scores: np.ndarray, labels: np.ndarray, ignore: int = -1)
         best = int(np.argmax(f1))
         out[cls] = float(np.clip(ranked[best], 0.01, 0.99))
     return out
+
+
+def match_events(predicted: Sequence[int], truth: Sequence[int], tolerance: int) -> int:
+    """Events matched one-to-one when within ``tolerance`` frames (greedy, nearest first)."""
+    free = sorted(truth)
+    matched = 0
+    for frame in sorted(predicted):
+        near = [t for t in free if abs(t - frame) <= tolerance]
+        if near:
+            free.remove(min(near, key=lambda t: abs(t - frame)))
+            matched += 1
+    return matched

@@ -21,6 +21,7 @@ import torch
 
 from core.errors import TrainingError
 from core.learning.decoding import Decoder, decode, learn_decoder
+from core.learning.evaluation import match_events
 from core.learning.feature_cache import FeatureCache, FeatureKey, feature_key
 from core.learning.training.dataset import TRUSTED_SOURCES, UNLABELLED
 from core.learning.training.heads import noise_floored
@@ -258,14 +259,7 @@ def event_f1(predicted: Sequence[int], truth: Sequence[int], tolerance: int) -> 
     """F1 of events matched one-to-one when within ``tolerance`` frames (greedy, nearest first)."""
     if not predicted and not truth:
         return 1.0
-    free = sorted(truth)
-    matched = 0
-    for frame in sorted(predicted):
-        near = [t for t in free if abs(t - frame) <= tolerance]
-        if near:
-            free.remove(min(near, key=lambda t: abs(t - frame)))
-            matched += 1
-    return 2 * matched / (len(predicted) + len(truth))
+    return 2 * match_events(predicted, truth, tolerance) / (len(predicted) + len(truth))
 
 
 VAL_EVERY = 5

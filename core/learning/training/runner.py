@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.analysis.run import LoadedModel, analyse_video
+from core.analysis.run import LoadedModel
 from core.errors import Cancelled, TrainingError
 from core.learning.evaluation import frame_metrics, suggest_thresholds
 from core.learning.feature_cache import FeatureCache, Layer, feature_key
@@ -28,6 +28,7 @@ from core.learning.training.closed_form import fit_features_head, score_linear, 
 from core.learning.training.config import Report, TrainConfig, TrainingProgress, TrainingResult
 from core.learning.training.dataset import TrainingSet, build_training_set, class_weights, window_labels
 from core.learning.training.distributed import DistContext, distribute
+from core.learning.training.feature_fill import analyse_missing
 from core.learning.training.full import CPU_WARNING, ClipExample, ClipTask, flip_allowed
 from core.learning.training.heads import HeadTask
 from core.learning.training.loop import LoopSettings, Task, train_loop
@@ -299,14 +300,7 @@ def _ensure_features(
             missing.append(item.video)
     if not missing:
         return
-    loaded = LoadedModel(parent, model, device)
-    for number, video in enumerate(missing, start=1):
-        report(
-            TrainingProgress("features", 0, 0, message=f"computing features of video {number}/{len(missing)}")
-        )
-        analyse_video(store, store.videos.get(video.id), loaded, stride=stride, cancel=cancel)
-        if cancel.is_set():
-            raise Cancelled("Training cancelled while computing features; the finished part is kept.")
+    analyse_missing(store, LoadedModel(parent, model, device), missing, stride, cancel, report)
 
 
 def _head_task(

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.analysis.run import LoadedModel, analyse_video
-from core.errors import Cancelled, TrainingError
+from core.analysis.run import LoadedModel
+from core.errors import TrainingError
 from core.learning.feature_cache import FeatureCache, FeatureKey, feature_key
 from core.learning.training.config import Report, TrainConfig, TrainingProgress, TrainingResult
+from core.learning.training.feature_fill import analyse_missing
 from core.learning.training.full import CPU_WARNING, flip_allowed
 from core.learning.training.loop import LoopSettings, train_loop
 from core.model.checkpoint import CheckpointMeta
@@ -94,13 +95,7 @@ def _cache_tracks_features(
     if not missing:
         return
     loaded = LoadedModel(parent, model, choose_device(cfg.device))
-    for number, video in enumerate(missing, start=1):
-        report(
-            TrainingProgress("features", 0, 0, message=f"computing features of video {number}/{len(missing)}")
-        )
-        analyse_video(store, video, loaded, stride=cfg.stride, cancel=cancel)
-        if cancel.is_set():
-            raise Cancelled("Training cancelled while computing features; the finished part is kept.")
+    analyse_missing(store, loaded, missing, cfg.stride, cancel, report)
 
 
 def run_tracks_layers(
