@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.learning.training.loop import load_modules_state, modules_state
 from core.model.network import C3D_BN
 
 log = logging.getLogger(__name__)
@@ -149,11 +150,10 @@ class HeadTask:
         return torch.cat(parts).cpu().numpy().astype(np.float32)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        return {f"{i}.{k}": v for i, m in enumerate(self._modules()) for k, v in m.state_dict().items()}
+        return modules_state(self._modules())
 
     def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
-        for i, module in enumerate(self._modules()):
-            module.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(f"{i}.")})
+        load_modules_state(self._modules(), state)
 
     def finalize(self) -> C3D_BN:
         """Write the trained (folded) layers into the model and return it, on the CPU."""

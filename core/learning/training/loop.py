@@ -50,6 +50,17 @@ class Task(Protocol):
     def finalize(self) -> C3D_BN: ...
 
 
+def modules_state(modules: list[torch.nn.Module]) -> dict[str, torch.Tensor]:
+    """The state of several modules as one flat dict, keyed by each module's position."""
+    return {f"{i}.{k}": v for i, m in enumerate(modules) for k, v in m.state_dict().items()}
+
+
+def load_modules_state(modules: list[torch.nn.Module], state: dict[str, torch.Tensor]) -> None:
+    """Undo ``modules_state``: each module gets back the entries under its position."""
+    for i, module in enumerate(modules):
+        module.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(f"{i}.")})
+
+
 @dataclass
 class LoopSettings:
     epochs: int

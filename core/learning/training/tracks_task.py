@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from core.learning.training.dataset import UNLABELLED, class_weights
 from core.learning.training.heads import _fold, _reparametrised, standardisation
+from core.learning.training.loop import load_modules_state, modules_state
 from core.model.network import C3D_BN, _init_fc8
 from core.model.track_heads import TrackedC3D, TrackHeads, TrackSpec, head_probs, install_heads
 from core.store.records import TrackKind
@@ -137,11 +138,10 @@ class TracksHeadTask:
         return watched_probs(self.specs[self.watched], self.predict_all(self.val_x)[self.watched])
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        return {f"{i}.{k}": v for i, m in enumerate(self._modules()) for k, v in m.state_dict().items()}
+        return modules_state(self._modules())
 
     def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
-        for i, module in enumerate(self._modules()):
-            module.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.startswith(f"{i}.")})
+        load_modules_state(self._modules(), state)
 
     def finalize(self) -> C3D_BN:
         """The trained layers written into the model (standardisation folded into fc6), on the CPU."""
